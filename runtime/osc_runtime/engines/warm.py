@@ -1,0 +1,158 @@
+"""WarmEngine (OSC_ENGINE=warm): a pool of long-lived node workers running @openfn/runtime.
+
+Each run of the core engine starts node, loads core and the adaptor and compiles the job: about
+half a second. Here the job is compiled once per worker (legacy syntax → ES module, see
+js/compile.mjs) and each run is a function call in a warm process. The semantics stay those of
+the core engine: the same state in and out, the job's output in the run's log, the credential
+masked everywhere, a timeout that kills the worker, the same outcomes.
+
+A worker runs one run at a time; there are as many workers as the dispatcher's concurrency. A
+worker is replaced after a timeout, a crash or a stray error, after `max_runs` runs, or when its
+memory passes `max_rss_bytes` (@openfn/runtime's memory grows with every run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from pathlib import Path
+from typing import Any
+
+from osc_runtime.adaptors import ResolvedAdaptor
+from osc_runtime.engines.base import Outcome, RunResult
+from osc_runtime.engines.warm_worker import WarmWorker, WorkerLost
+from osc_runtime.runlog import RunLog
+from osc_runtime.scrub import Scrubber
+from osc_runtime.settings import Settings
+
+DEFAULT_MAX_RUNS = 1000
+DEFAULT_MAX_RSS_BYTES = 384 * 1024 * 1024
+RESPAWN_DELAYS = (0.5, 1, 2, 5, 10, 30)  # seconds between attempts to replace a worker
+
+logger = logging.getLogger(__name__)
+
+
+class WarmEngine:
+    def __init__(
+        self,
+        settings: Settings,
+        adaptor: ResolvedAdaptor,
+        *,
+        workers: int | None = None,
+        max_runs: int = DEFAULT_MAX_RUNS,
+        max_rss_bytes: int = DEFAULT_MAX_RSS_BYTES,
+    ) -> None:
+        self.settings = settings
+        self.adaptor = adaptor
+        self.size = workers or settings.concurrency
+        self.max_runs = max_runs
+        self.max_rss_bytes = max_rss_bytes
+        self.replaced = 0  # workers retired and replaced so far
+        self._idle: asyncio.Queue[WarmWorker] = asyncio.Queue()
+        self._live: set[WarmWorker] = set()
+        self._respawns: set[asyncio.Task] = set()
+        self._run_ids = itertools.count(1)
+        self._closed = False
+        self._job_code = ""
+
+    async def start(self) -> None:
+        self._job_code = self.settings.job_code()
+        workers = await asyncio.gather(
+            *(self._spawn() for _ in range(self.size)), return_exceptions=True
+        )
+        failures = [worker for worker in workers if isinstance(worker, BaseException)]
+        for worker in workers:
+            if isinstance(worker, WarmWorker):
+                self._idle.put_nowait(worker)
+        if failures:
+            await self.close()
+            raise RuntimeError(f"the warm engine's node workers did not start: {failures[0]}")
+
+    async def run(self, state: dict[str, Any], *, log_path: Path, timeout: float) -> RunResult:
+        scrubber = Scrubber(state.get("configuration"))
+        log = RunLog(log_path, self.settings.max_log_bytes)
+        worker = await self._idle.get()
+        try:
+            log.write(_banner(self.adaptor, worker))
+            return await self._run_on(worker, state, log, scrubber, timeout)
+        finally:
+            log.close()
+            self._release(worker)
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in list(self._respawns):
+            task.cancel()
+        await asyncio.gather(*self._respawns, return_exceptions=True)
+        await asyncio.gather(*(worker.close() for worker in list(self._live)))
+        self._live.clear()
+
+    async def _run_on(
+        self, worker: WarmWorker, state: dict, log: RunLog, scrubber: Scrubber, timeout: float
+    ) -> RunResult:
+        def sink(text: str) -> None:
+            log.write(scrubber.text(text if text.endswith("\n") else text + "\n"))
+
+        try:
+            reply = await asyncio.wait_for(worker.run(next(self._run_ids), state, sink), timeout)
+        except TimeoutError:
+            exit_code = await worker.close()
+            return RunResult(Outcome.TIMED_OUT, exit_code, f"the run took longer than {timeout:g} s")
+        except WorkerLost as lost:
+            return RunResult(Outcome.CRASHED, lost.returncode, str(lost))
+        except asyncio.CancelledError:
+            worker.kill()  # shutdown mid-run: the worker's state is unknown
+            raise
+        return _result(reply, scrubber)
+
+    def _release(self, worker: WarmWorker) -> None:
+        worn_out = worker.runs >= self.max_runs or worker.rss >= self.max_rss_bytes
+        if not (worker.dirty or worn_out or self._closed):
+            self._idle.put_nowait(worker)
+            return
+        task = asyncio.create_task(self._replace(worker))
+        self._respawns.add(task)
+        task.add_done_callback(self._respawns.discard)
+
+    async def _replace(self, worker: WarmWorker) -> None:
+        await worker.close()
+        self._live.discard(worker)
+        if self._closed:
+            return
+        self.replaced += 1
+        for delay in itertools.chain((0,), RESPAWN_DELAYS, itertools.repeat(RESPAWN_DELAYS[-1])):
+            await asyncio.sleep(delay)
+            try:
+                self._idle.put_nowait(await self._spawn())
+                return
+            except Exception as error:  # keep trying: queued runs are waiting for a worker
+                logger.warning("a warm node worker failed to start: %s", error)
+
+    async def _spawn(self) -> WarmWorker:
+        worker = WarmWorker(self.settings, self.adaptor, self._job_code)
+        self._live.add(worker)
+        try:
+            await worker.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await worker.close()
+            self._live.discard(worker)
+            raise
+        return worker
+
+
+def _banner(adaptor: ResolvedAdaptor, worker: WarmWorker) -> str:
+    versions = worker.versions
+    return (
+        f"osc warm engine: {adaptor.name}@{versions.get('adaptor', adaptor.version)} on "
+        f"@openfn/runtime {versions.get('runtime')} (Node.js {versions.get('node')})\n"
+    )
+
+
+def _result(reply: dict, scrubber: Scrubber) -> RunResult:
+    if reply.get("outcome") == "success":
+        return RunResult(Outcome.SUCCESS, 0, None, scrubber.final_state(reply.get("state")))
+    error = scrubber.text(str(reply.get("error") or "no error message"))
+    return RunResult(Outcome.FAILED, reply.get("exitCode", 1), f"the job failed: {error}")
