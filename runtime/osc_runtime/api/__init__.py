@@ -1,0 +1,1 @@
+"""The HTTP side: thin routes that authenticate, validate, call the store and answer."""

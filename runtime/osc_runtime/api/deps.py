@@ -1,0 +1,77 @@
+"""What every route shares: the runtime's parts, the API-key check and JSON errors."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from osc_runtime.dispatcher import Dispatcher
+from osc_runtime.settings import AuthMode, Settings
+from osc_runtime.store import RunStore
+
+log = logging.getLogger("osc_runtime.api")
+
+
+class Readiness(StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass
+class AdaptorStatus:
+    state: Readiness = Readiness.PENDING
+    reason: str | None = "resolving the adaptor"
+    version: str | None = None
+
+
+@dataclass
+class Runtime:
+    """The parts of one running service, built by the app's lifespan."""
+
+    settings: Settings
+    store: RunStore
+    dispatcher: Dispatcher
+    keys: list[bytes]
+    adaptor: AdaptorStatus = field(default_factory=AdaptorStatus)
+    draining: bool = False
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def require_key(request: Request, runtime: RuntimeDep) -> None:
+    """`Authorization: Bearer <key>` or `X-API-Key: <key>`, compared in constant time."""
+    if runtime.settings.auth is AuthMode.NONE:
+        return
+    presented = _presented_key(request)
+    # Compare against every key, so the time taken does not tell which one nearly matched.
+    matches = [hmac.compare_digest(presented, key) for key in runtime.keys]
+    if presented and any(matches):
+        return
+    client = request.client.host if request.client else "?"
+    log.warning("authentication failed", extra={"client": client, "path": request.url.path})
+    raise HTTPException(401, "a valid API key is required (Authorization: Bearer <key> or "
+                             "X-API-Key: <key>)", headers={"WWW-Authenticate": 'Bearer realm="osc"'})
+
+
+def _presented_key(request: Request) -> bytes:
+    api_key = request.headers.get("x-api-key")
+    if api_key:
+        return api_key.strip().encode("utf-8", "replace")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip().encode("utf-8", "replace")
+    return b""
+
+
+Authenticated = Depends(require_key)

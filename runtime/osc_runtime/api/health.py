@@ -1,0 +1,43 @@
+"""Probes: /healthz (the process answers) and /readyz (it can run jobs). No key needed."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from osc_runtime.api.deps import Readiness, RuntimeDep
+from osc_runtime.store import Status
+
+router = APIRouter()
+
+
+@router.get("/healthz", summary="Alive")
+def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Ready to run jobs: adaptor, node and core resolved, store writable")
+def readyz(runtime: RuntimeDep) -> JSONResponse:
+    checks = {"adaptor": runtime.adaptor.state.value, "store": "ok", "accepting": True}
+    reasons = []
+    if runtime.adaptor.state is not Readiness.READY:
+        reasons.append(f"adaptor {runtime.adaptor.state.value}: {runtime.adaptor.reason}")
+    try:
+        runtime.store.check_writable()
+    except sqlite3.Error as error:
+        checks["store"] = "failed"
+        reasons.append(f"store not writable: {error}")
+    if runtime.draining:
+        checks["accepting"] = False
+        reasons.append("shutting down")
+    body = {
+        "status": "ready" if not reasons else "not ready",
+        "reason": "; ".join(reasons) or None,
+        "checks": checks,
+        "adaptor": {"name": runtime.settings.adaptor_name(), "version": runtime.adaptor.version},
+        "queued": runtime.store.count(Status.QUEUED),
+        "running": runtime.dispatcher.running,
+    }
+    return JSONResponse(body, 200 if not reasons else 503)

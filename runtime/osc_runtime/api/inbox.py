@@ -1,0 +1,99 @@
+"""POST /inbox: authenticate, validate, store durably, answer. Never waits for a job unless asked."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from osc_runtime.api.deps import Authenticated, Runtime, RuntimeDep
+from osc_runtime.payload import PayloadError, parse_payload
+from osc_runtime.settings import EndpointStyle
+from osc_runtime.store import Run, Status
+
+router = APIRouter()
+
+BODY_SCHEMA = {
+    "required": True,
+    "content": {"application/json": {"schema": {"type": ["object", "array"]}}},
+}
+TRIGGER_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
+
+
+@router.post("/inbox", status_code=202, dependencies=[Authenticated],
+             openapi_extra={"requestBody": BODY_SCHEMA}, summary="Accept a payload as a new run")
+async def accept(
+    request: Request,
+    runtime: RuntimeDep,
+    sync: Annotated[bool | None, Query(description="Wait for the run (default: OSC_ENDPOINT_STYLE)")] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    x_osc_trigger: Annotated[str | None, Header(pattern=TRIGGER_PATTERN)] = None,
+) -> JSONResponse:
+    if runtime.draining:
+        raise HTTPException(503, "the service is shutting down; retry shortly",
+                            headers={"Retry-After": "5"})
+    _require_json(request)
+    raw = await _read_body(request, runtime.settings.max_body_bytes)
+    try:
+        payload = parse_payload(raw)
+    except PayloadError as error:
+        raise HTTPException(400, str(error)) from None
+    if runtime.store.count(Status.QUEUED) >= runtime.settings.max_queued:
+        raise HTTPException(429, "too many runs are waiting; retry later",
+                            headers={"Retry-After": "10"})
+    run, verdict = _store(runtime, payload, idempotency_key, x_osc_trigger or "webhook")
+    if verdict == 409:
+        raise HTTPException(409, "this Idempotency-Key was already used with a different body")
+    if verdict == 200:  # the same key and body again: the earlier run, nothing new
+        return _answer(run, 200)
+    runtime.dispatcher.wake()
+    if sync if sync is not None else runtime.settings.endpoint_style is EndpointStyle.SYNC:
+        return await _wait(runtime, run)
+    return _answer(run, 202)
+
+
+def _require_json(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        raise HTTPException(415, "the body must be JSON (Content-Type: application/json)")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    too_large = HTTPException(413, f"the body is larger than {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
+def _store(runtime: Runtime, payload: object, key: str | None, trigger: str) -> tuple[Run, int]:
+    """The run and the answer's status: 202 new, 200 a repeat (same key and body), 409 a clash."""
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    since = runtime.store.clock() - runtime.settings.idempotency_window_seconds
+    run, created = runtime.store.add(text, trigger=trigger, body_sha256=digest,
+                                     idempotency_key=key, keys_since=since)
+    if created:
+        return run, 202
+    return run, 200 if run.body_sha256 == digest else 409
+
+
+async def _wait(runtime: Runtime, run: Run) -> JSONResponse:
+    finished = await runtime.dispatcher.wait_finished(run.run_id, runtime.settings.sync_wait_seconds)
+    if finished is None or not finished.finished:
+        return _answer(finished or run, 202)
+    return _answer(finished, 201 if finished.status is Status.SUCCESS else 502)
+
+
+def _answer(run: Run, status_code: int) -> JSONResponse:
+    return JSONResponse(run.to_json(), status_code, headers={"Location": f"/runs/{run.run_id}"})

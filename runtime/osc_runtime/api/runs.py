@@ -1,0 +1,70 @@
+"""The runs API: list, inspect, read the log, retry by hand."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from osc_runtime.api.deps import Authenticated, Runtime, RuntimeDep
+from osc_runtime.store import FINISHED, Run, Status
+
+router = APIRouter(dependencies=[Authenticated])
+
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+STATUSES = ", ".join(status.value for status in Status)
+
+
+@router.get("/runs", summary="List runs, newest first")
+def list_runs(
+    runtime: RuntimeDep,
+    status: Annotated[str | None, Query(description=f"Comma-separated: {STATUSES}")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> dict:
+    wanted = [part.strip() for part in (status or "").split(",") if part.strip()]
+    unknown = [part for part in wanted if part not in Status.__members__.values()]
+    if unknown:
+        raise HTTPException(400, f"unknown status {unknown[0][:40]!r}; use {STATUSES}")
+    if cursor is not None and not (cursor.isdigit() and len(cursor) < 19):
+        raise HTTPException(400, "cursor must be the next_cursor of a previous page")
+    runs = runtime.store.list(statuses=wanted or None, limit=limit,
+                              before_seq=int(cursor) if cursor else None)
+    next_cursor = str(runs[-1].seq) if len(runs) == limit else None
+    return {"runs": [run.to_json(with_state=False) for run in runs], "next_cursor": next_cursor}
+
+
+@router.get("/runs/{run_id}", summary="One run: status, attempt, times, error, final state")
+def get_run(run_id: str, runtime: RuntimeDep) -> dict:
+    return _find(runtime, run_id).to_json()
+
+
+@router.get("/runs/{run_id}/log", response_class=PlainTextResponse, summary="A run's log")
+def get_log(run_id: str, runtime: RuntimeDep) -> PlainTextResponse:
+    run = _find(runtime, run_id)
+    path = runtime.dispatcher.log_path(run.run_id)
+    text = path.read_bytes().decode("utf-8", "replace") if path.is_file() else ""
+    return PlainTextResponse(text)
+
+
+@router.post("/runs/{run_id}/retry", status_code=202, summary="Queue a finished run again")
+def retry_run(run_id: str, runtime: RuntimeDep) -> JSONResponse:
+    if runtime.draining:
+        raise HTTPException(503, "the service is shutting down; retry shortly",
+                            headers={"Retry-After": "5"})
+    run = _find(runtime, run_id)
+    if not runtime.store.requeue(run.run_id, from_statuses=FINISHED, outcome=run.outcome,
+                                 exit_code=run.exit_code, error=run.error):
+        raise HTTPException(409, f"the run is {runtime.store.get(run.run_id).status}, not finished")
+    runtime.dispatcher.wake()
+    retried = runtime.store.get(run.run_id)
+    return JSONResponse(retried.to_json(), 202, headers={"Location": f"/runs/{run.run_id}"})
+
+
+def _find(runtime: Runtime, run_id: str) -> Run:
+    run = runtime.store.get(run_id) if RUN_ID.match(run_id) else None
+    if run is None:
+        raise HTTPException(404, "no such run")
+    return run

@@ -1,0 +1,78 @@
+"""create_app(settings): the service's parts, wired together.
+
+The server answers at once; the adaptor is resolved in the background (installing it may take a
+minute), /readyz says 503 until then, and the inbox already accepts and queues runs meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from osc_runtime.adaptors import AdaptorError, ensure_adaptor
+from osc_runtime.api import health, inbox, runs
+from osc_runtime.api.deps import Readiness, Runtime
+from osc_runtime.api.errors import install_error_handlers
+from osc_runtime.dispatcher import Dispatcher
+from osc_runtime.engines import Engine, make_engine
+from osc_runtime.settings import Settings
+from osc_runtime.store import Clock, RunStore
+
+log = logging.getLogger("osc_runtime")
+
+
+def create_app(settings: Settings, *, clock: Clock = time.time) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = open_runtime(settings, clock)
+        app.state.runtime = runtime
+        engines: list[Engine] = []
+        preparing = asyncio.create_task(prepare_engine(runtime, engines))
+        try:
+            yield
+        finally:
+            preparing.cancel()
+            await asyncio.gather(preparing, return_exceptions=True)
+            runtime.draining = True
+            await runtime.dispatcher.drain(settings.shutdown_grace_seconds)
+            for engine in engines:
+                await engine.close()
+            runtime.store.close()
+
+    app = FastAPI(title="osc runtime", version="0.1.0", lifespan=lifespan,
+                  description=f"The service of the OpenFn job `{settings.job_name}`.")
+    install_error_handlers(app)
+    for router in (inbox.router, runs.router, health.router):
+        app.include_router(router)
+    return app
+
+
+def open_runtime(settings: Settings, clock: Clock) -> Runtime:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = RunStore(settings.data_dir / "runs.db", clock)
+    dispatcher = Dispatcher(settings, store)
+    dispatcher.recover()
+    keys = [key.encode() for key in settings.keys()]
+    return Runtime(settings=settings, store=store, dispatcher=dispatcher, keys=keys)
+
+
+async def prepare_engine(runtime: Runtime, engines: list[Engine]) -> None:
+    """Resolve (maybe install) the adaptor, start the engine, then let the workers go."""
+    try:
+        adaptor = await ensure_adaptor(runtime.settings)
+        engine = make_engine(runtime.settings, adaptor)
+        await engine.start()
+    except (AdaptorError, NotImplementedError, RuntimeError, OSError) as error:
+        runtime.adaptor.state, runtime.adaptor.reason = Readiness.FAILED, str(error)
+        log.error("cannot run jobs: %s", error)
+        return
+    engines.append(engine)
+    runtime.adaptor.state, runtime.adaptor.reason = Readiness.READY, None
+    runtime.adaptor.version = adaptor.version
+    runtime.dispatcher.start(engine)
+    log.info("ready: adaptor %s@%s", adaptor.name, adaptor.version)

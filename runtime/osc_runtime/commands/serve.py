@@ -1,0 +1,74 @@
+"""Serve the job: the inbox, the runs API and the workers (configured by OSC_* variables)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from types import FrameType
+
+import uvicorn
+
+from osc_runtime.app import create_app
+from osc_runtime.logs import configure_logging
+from osc_runtime.settings import Settings, SettingsError, load
+
+
+DRAIN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def main(argv: list[str]) -> int:
+    if argv:
+        raise SettingsError(f"serve takes no arguments (got {argv[0]!r}); use OSC_* variables")
+    settings = load()
+    check_data_dir(settings)
+    configure_logging(settings.job_name)
+    config = uvicorn.Config(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None,
+        timeout_graceful_shutdown=5, server_header=False,
+    )
+    DrainingServer(config, settings).run()
+    return 0
+
+
+def check_data_dir(settings: Settings) -> None:
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SettingsError(f"OSC_DATA_DIR: cannot create {settings.data_dir}: {error.strerror}")
+    if not os.access(settings.data_dir, os.W_OK | os.X_OK):
+        raise SettingsError(f"OSC_DATA_DIR: {settings.data_dir} is not writable")
+
+
+class DrainingServer(uvicorn.Server):
+    """On the first SIGTERM/SIGINT, drain before stopping; a second signal stops at once.
+
+    Draining: the inbox answers 503 + Retry-After, running runs get OSC_SHUTDOWN_GRACE_SECONDS to
+    finish, queued runs stay in the store for the next start.
+    """
+
+    def __init__(self, config: uvicorn.Config, settings: Settings) -> None:
+        super().__init__(config)
+        self.settings = settings
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._drain: asyncio.Task | None = None
+        self._signalled = False
+
+    async def serve(self, sockets: list | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        runtime = getattr(self.config.app.state, "runtime", None)
+        if self._signalled or sig not in DRAIN_SIGNALS or runtime is None or self._loop is None:
+            return super().handle_exit(sig, frame)
+        self._signalled = True
+        self._loop.call_soon_threadsafe(self._start_drain, runtime)
+
+    def _start_drain(self, runtime) -> None:
+        async def drain() -> None:
+            runtime.draining = True
+            await runtime.dispatcher.drain(self.settings.shutdown_grace_seconds)
+            self.should_exit = True
+
+        self._drain = asyncio.create_task(drain())

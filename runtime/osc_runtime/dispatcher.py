@@ -1,0 +1,164 @@
+"""Workers: take the oldest due run, run it on the engine, record the outcome. No HTTP here.
+
+Delivery is at-least-once: a run left `running` by a crash is queued again as a new attempt,
+and a run is marked `success` in the same transaction that ends it, so a succeeded run is
+never taken again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from pathlib import Path
+
+from osc_runtime.engines.base import Engine, Outcome, RunResult
+from osc_runtime.settings import Settings
+from osc_runtime.store import Run, RunStore, Status
+
+log = logging.getLogger("osc_runtime.dispatcher")
+
+# A run that keeps dying with the whole runtime is probably what kills it: stop after this many.
+MAX_INTERRUPTED_ATTEMPTS = 5
+IDLE_POLL_SECONDS = 5.0
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, store: RunStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.logs_dir = settings.data_dir / "runs"
+        self._credential = settings.credential_value()
+        self._wake = asyncio.Event()
+        self._workers: list[asyncio.Task] = []
+        self._busy: set[asyncio.Task] = set()
+        self._waiters: dict[str, list[asyncio.Event]] = {}
+        self._claiming = False
+        self.engine: Engine | None = None
+
+    def log_path(self, run_id: str) -> Path:
+        return self.logs_dir / f"{run_id}.log"
+
+    def recover(self) -> None:
+        """Queue again every run a previous process left running (before workers start)."""
+        for run in self.store.interrupted():
+            if run.attempt >= MAX_INTERRUPTED_ATTEMPTS:
+                self.store.finish(run.run_id, Status.DEAD, outcome=Outcome.CRASHED, exit_code=None,
+                                  error=f"interrupted {run.attempt} times", final_state=None)
+                continue
+            self.store.requeue(run.run_id, outcome=Outcome.CRASHED,
+                               error="interrupted by a restart of the runtime")
+            log.info("run re-queued after a restart", extra={"run_id": run.run_id})
+
+    def start(self, engine: Engine) -> None:
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = engine
+        self._claiming = True
+        self._workers = [asyncio.create_task(self._work()) for _ in range(self.settings.concurrency)]
+
+    @property
+    def running(self) -> int:
+        return len(self._busy)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def wait_finished(self, run_id: str, timeout: float) -> Run | None:
+        """Wait until the run is finished (or `timeout` passes); return it as it is then."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        event = asyncio.Event()
+        self._waiters.setdefault(run_id, []).append(event)
+        try:
+            while True:
+                event.clear()
+                run = self.store.get(run_id)
+                left = deadline - loop.time()
+                if run is None or run.finished or left <= 0:
+                    return run
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), left)
+        finally:
+            self._waiters[run_id].remove(event)
+            if not self._waiters[run_id]:
+                del self._waiters[run_id]
+
+    async def drain(self, grace: float) -> None:
+        """Take no new runs; let running ones finish for `grace` seconds, then stop them.
+
+        A stopped run stays `running` in the store and is queued again on the next start.
+        """
+        self._claiming = False
+        self._wake.set()
+        if self._busy:
+            await asyncio.wait(set(self._busy), timeout=grace)
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+
+    async def _work(self) -> None:
+        while self._claiming:
+            run = self.store.claim_next()
+            if run is None:
+                await self._idle()
+                continue
+            task = asyncio.current_task()
+            self._busy.add(task)
+            try:
+                await self._execute(run)
+            finally:
+                self._busy.discard(task)
+            self._notify(run.run_id)
+
+    async def _idle(self) -> None:
+        self._wake.clear()
+        due = self.store.next_due_at()
+        wait = IDLE_POLL_SECONDS if due is None else max(0.0, due - self.store.clock())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), min(wait, IDLE_POLL_SECONDS))
+
+    async def _execute(self, run: Run) -> None:
+        log_path = self.log_path(run.run_id)
+        with open(log_path, "a", encoding="utf-8") as header:
+            header.write(f"[osc] run {run.run_id} attempt {run.attempt} ({run.trigger})\n")
+        state = {"configuration": self._credential, "data": json.loads(run.input)}
+        try:
+            result = await self.engine.run(
+                state, log_path=log_path, timeout=self.settings.run_timeout_seconds
+            )
+        except asyncio.CancelledError:
+            raise  # shutdown: the run stays `running` and is recovered on the next start
+        except Exception as error:  # an engine bug must not lose the run or kill the worker
+            log.exception("engine error", extra={"run_id": run.run_id})
+            result = RunResult(Outcome.CRASHED, None, f"engine error: {type(error).__name__}")
+        self._record(run, result)
+
+    def _record(self, run: Run, result: RunResult) -> None:
+        fields = {"outcome": result.outcome, "exit_code": result.exit_code, "error": result.error}
+        if result.outcome is Outcome.SUCCESS:
+            state = json.dumps(result.final_state)
+            self.store.finish(run.run_id, Status.SUCCESS, final_state=state, **fields)
+        elif self._retries(result.outcome) and run.attempt < self.settings.max_attempts:
+            delay = self.backoff(run.attempt)
+            self.store.requeue(run.run_id, not_before=self.store.clock() + delay, **fields)
+            self._wake.set()
+        elif self._retries(result.outcome) and self.settings.max_attempts > 1:
+            self.store.finish(run.run_id, Status.DEAD, final_state=None, **fields)
+        else:
+            self.store.finish(run.run_id, Status(result.outcome), final_state=None, **fields)
+        log.info("run %s", result.outcome, extra={"run_id": run.run_id, "attempt": run.attempt})
+
+    def _retries(self, outcome: Outcome) -> bool:
+        return str(outcome) in self.settings.retried_outcomes()
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential in the attempt, capped, with jitter so retries do not arrive in waves."""
+        base = self.settings.retry_backoff_seconds * 2 ** (attempt - 1)
+        return min(base, self.settings.retry_max_backoff_seconds) * random.uniform(0.5, 1.0)
+
+    def _notify(self, run_id: str) -> None:
+        for event in self._waiters.get(run_id, []):
+            event.set()

@@ -1,0 +1,156 @@
+"""CoreRunner: one `node …/@openfn/core/bin/core execute` process per run.
+
+Core has no timeout and can exit 0 without an output file (a job whose promise never settles),
+so success means exit 0 AND a fresh output file. Each run gets its own process group, so a
+timeout kills node and anything the job spawned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import os
+import signal
+import uuid
+from pathlib import Path
+from typing import Any
+
+from osc_runtime.adaptors import ResolvedAdaptor
+from osc_runtime.engines.base import Outcome, RunResult
+from osc_runtime.runlog import RunLog
+from osc_runtime.scrub import Scrubber
+from osc_runtime.settings import Settings
+
+ERROR_LINES = 5  # the last stderr lines that become the run's error
+
+
+class CoreRunner:
+    def __init__(self, settings: Settings, adaptor: ResolvedAdaptor) -> None:
+        self.settings = settings
+        self.adaptor = adaptor
+        self.core_bin = settings.node_modules / "@openfn" / "core" / "bin" / "core"
+        self.work_dir = (settings.data_dir / "work").resolve()
+        self.job_file = self.work_dir / "job.js"
+
+    async def start(self) -> None:
+        if not self.core_bin.is_file():
+            raise RuntimeError(f"OpenFn core is not installed at {self.core_bin}")
+        self.work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.work_dir.chmod(0o700)
+        self.job_file.write_text(self.settings.job_code(), encoding="utf-8")
+
+    async def close(self) -> None:
+        pass
+
+    async def run(self, state: dict[str, Any], *, log_path: Path, timeout: float) -> RunResult:
+        scrubber = Scrubber(state.get("configuration"))
+        name = uuid.uuid4().hex
+        state_file = self.work_dir / f"{name}.state.json"
+        output_file = self.work_dir / f"{name}.out.json"
+        log = RunLog(log_path, self.settings.max_log_bytes)
+        try:
+            _write_private(state_file, json.dumps(state))
+            exit_code, timed_out, stderr_tail = await self._execute(
+                state_file, output_file, log, scrubber, timeout
+            )
+            return _result(exit_code, timed_out, stderr_tail, output_file, scrubber, timeout)
+        finally:
+            state_file.unlink(missing_ok=True)
+            output_file.unlink(missing_ok=True)
+            log.close()
+
+    def _command(self, state_file: Path, output_file: Path) -> list[str]:
+        return [
+            self.settings.node_binary, str(self.core_bin), "execute",
+            "-l", self.adaptor.load_arg, "-e", str(self.job_file),
+            "-s", str(state_file), "-o", str(output_file),
+        ]  # fmt: skip
+
+    def _environment(self) -> dict[str, str]:
+        # The job must not see the runtime's own secrets (API keys, the raw credential).
+        env = {key: value for key, value in os.environ.items() if not key.startswith("OSC_")}
+        env["NODE_PATH"] = os.pathsep.join(str(path) for path in self.adaptor.node_path)
+        return env
+
+    async def _execute(self, state_file: Path, output_file: Path, log: RunLog,
+                       scrubber: Scrubber, timeout: float) -> tuple[int | None, bool, list[str]]:
+        process = await asyncio.create_subprocess_exec(
+            *self._command(state_file, output_file),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=self._environment(),
+            cwd=self.work_dir,
+            start_new_session=True,  # its own process group, killed as a whole
+        )
+        stderr_tail: collections.deque[str] = collections.deque(maxlen=ERROR_LINES)
+        pumps = asyncio.gather(
+            _pump(process.stdout, log, scrubber, None),
+            _pump(process.stderr, log, scrubber, stderr_tail),
+        )
+        timed_out = False
+        try:
+            await asyncio.wait_for(_settle(pumps, process), timeout)
+        except TimeoutError:
+            timed_out = True
+        finally:
+            # On timeout, on cancellation (shutdown), or when the job left children behind.
+            _kill_group(process.pid)
+            await process.wait()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(pumps, 5)
+        return process.returncode, timed_out, list(stderr_tail)
+
+
+async def _settle(pumps: asyncio.Future, process: asyncio.subprocess.Process) -> None:
+    await asyncio.shield(pumps)
+    await process.wait()
+
+
+async def _pump(stream: asyncio.StreamReader, log: RunLog, scrubber: Scrubber,
+                tail: collections.deque[str] | None) -> None:
+    while True:
+        try:
+            raw = await stream.readline()
+        except ValueError:  # a line longer than the stream limit
+            raw = await stream.read(65_536)
+        if not raw:
+            return
+        line = scrubber.text(raw.decode("utf-8", errors="replace"))
+        log.write(line if line.endswith("\n") else line + "\n")
+        if tail is not None and line.strip():
+            tail.append(line.rstrip())
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _write_private(path: Path, text: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
+
+
+def _result(exit_code: int | None, timed_out: bool, stderr_tail: list[str], output_file: Path,
+            scrubber: Scrubber, timeout: float) -> RunResult:
+    if timed_out:
+        return RunResult(Outcome.TIMED_OUT, exit_code, f"the run took longer than {timeout:g} s")
+    if exit_code is not None and exit_code < 0:
+        return RunResult(Outcome.CRASHED, exit_code, f"node was killed by signal {-exit_code}")
+    if exit_code != 0:
+        detail = "\n".join(stderr_tail) or "no error output"
+        return RunResult(Outcome.FAILED, exit_code, f"core exited with code {exit_code}: {detail}")
+    try:
+        final = json.loads(output_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return RunResult(Outcome.FAILED, 0, "core exited 0 without writing the final state "
+                                            "(the job's promise never settled?)")
+    except (ValueError, UnicodeDecodeError):
+        return RunResult(Outcome.FAILED, 0, "core wrote a final state that is not valid JSON")
+    return RunResult(Outcome.SUCCESS, 0, None, scrubber.final_state(final))

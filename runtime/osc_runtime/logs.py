@@ -1,0 +1,43 @@
+"""JSON log lines on stdout, with the run id and other context fields when a record has them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+CONTEXT_FIELDS = ("run_id", "attempt", "job", "client", "path")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update({name: getattr(record, name) for name in CONTEXT_FIELDS if hasattr(record, name)})
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def configure_logging(job_name: str, level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(_JobName(job_name))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+class _JobName(logging.Filter):
+    def __init__(self, job_name: str) -> None:
+        super().__init__()
+        self.job_name = job_name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.job = self.job_name
+        return True

@@ -1,0 +1,262 @@
+"""RunStore: every accepted run, durably, in SQLite (WAL) under the data dir.
+
+A run is committed (and fsynced) before the inbox answers 202, so an accepted run survives a
+crash. Workers claim runs with one UPDATE, so two workers never take the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+Clock = Callable[[], float]
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CRASHED = "crashed"
+    DEAD = "dead"  # attempts exhausted: the dead-letter state
+
+
+FINISHED = frozenset({Status.SUCCESS, Status.FAILED, Status.TIMED_OUT, Status.CRASHED, Status.DEAD})
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    trigger TEXT NOT NULL,
+    input TEXT NOT NULL,
+    body_sha256 TEXT,
+    idempotency_key TEXT,
+    exit_code INTEGER,
+    error TEXT,
+    outcome TEXT,
+    final_state TEXT,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    not_before REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_by_idempotency_key ON runs (idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    seq: int
+    run_id: str
+    status: Status
+    attempt: int
+    trigger: str
+    input: str  # the request body as JSON text
+    body_sha256: str | None
+    idempotency_key: str | None
+    exit_code: int | None
+    error: str | None
+    outcome: str | None  # the last attempt's outcome (tells why a run is dead)
+    final_state: str | None  # JSON text, scrubbed; only on success
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    not_before: float
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    def to_json(self, *, with_state: bool = True) -> dict[str, Any]:
+        """The run as the API shows it (the input body and keys stay private)."""
+        duration = None
+        if self.started_at is not None and self.finished_at is not None:
+            duration = round(self.finished_at - self.started_at, 3)
+        record: dict[str, Any] = {
+            "run_id": self.run_id,
+            "status": str(self.status),
+            "attempt": self.attempt,
+            "trigger": self.trigger,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "outcome": self.outcome,
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "duration_seconds": duration,
+        }
+        if with_state and self.status is Status.SUCCESS and self.final_state is not None:
+            record["final_state"] = json.loads(self.final_state)
+        return record
+
+
+def _iso(moment: float | None) -> str | None:
+    if moment is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment % 1 * 1000):03d}Z"
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+class RunStore:
+    def __init__(self, path: Path, clock: Clock = time.time) -> None:
+        self.path = path
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a 202 means the run is on disk, not only in the OS cache.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def add(self, input_json: str, *, trigger: str = "webhook", body_sha256: str | None = None,
+            idempotency_key: str | None = None, keys_since: float = 0) -> tuple[Run, bool]:
+        """Store a new queued run; return it and True.
+
+        With an idempotency key already used by a run created at or after `keys_since`, store
+        nothing and return that run and False. An older use of the key is forgotten.
+        """
+        with self._transaction() as db:
+            existing = _run_with_key(db, idempotency_key, keys_since)
+            run_id = existing or new_run_id()
+            if existing is None:
+                db.execute(
+                    "INSERT INTO runs (run_id, status, trigger, input, body_sha256,"
+                    " idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, Status.QUEUED, trigger, input_json, body_sha256, idempotency_key,
+                     self.clock()),
+                )
+        return self.get(run_id), existing is None
+
+    def get(self, run_id: str) -> Run | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return _to_run(row)
+
+    def list(self, *, statuses: list[str] | None = None, before_seq: int | None = None,
+             limit: int = 50) -> list[Run]:
+        """Newest first; `before_seq` pages on from the last run of the previous page."""
+        clauses, params = [], []
+        if statuses:
+            clauses.append(f"status IN ({','.join('?' * len(statuses))})")
+            params += statuses
+        if before_seq is not None:
+            clauses.append("seq < ?")
+            params.append(before_seq)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT * FROM runs {where} ORDER BY seq DESC LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(sql, (*params, limit)).fetchall()
+        return [_to_run(row) for row in rows]
+
+    def count(self, status: Status) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM runs WHERE status = ?", (status,)).fetchone()[0]
+
+    def claim_next(self) -> Run | None:
+        """Mark the oldest due queued run running and return it (None when nothing is due)."""
+        now = self.clock()
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT run_id FROM runs WHERE status = ? AND not_before <= ? ORDER BY seq LIMIT 1",
+                (Status.QUEUED, now),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE runs SET status = ?, started_at = ?, finished_at = NULL WHERE run_id = ?",
+                (Status.RUNNING, now, row["run_id"]),
+            )
+        return self.get(row["run_id"])
+
+    def next_due_at(self) -> float | None:
+        """When the earliest queued run becomes due (for retry backoff), or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MIN(not_before) FROM runs WHERE status = ?", (Status.QUEUED,)
+            ).fetchone()
+        return row[0]
+
+    def finish(self, run_id: str, status: Status, *, outcome: str, exit_code: int | None,
+               error: str | None, final_state: str | None) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, outcome = ?, exit_code = ?, error = ?, final_state = ?,"
+                " finished_at = ? WHERE run_id = ? AND status = ?",
+                (status, outcome, exit_code, error, final_state, self.clock(), run_id, Status.RUNNING),
+            )
+
+    def requeue(self, run_id: str, *, not_before: float = 0, outcome: str | None = None,
+                exit_code: int | None = None, error: str | None = None,
+                from_statuses: frozenset[Status] = frozenset({Status.RUNNING})) -> bool:
+        """Queue a run again as its next attempt (same input); False if it was not in `from_statuses`."""
+        marks = ",".join("?" * len(from_statuses))
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE runs SET status = ?, attempt = attempt + 1, not_before = ?, outcome = ?,"
+                " exit_code = ?, error = ?, final_state = NULL, finished_at = ?"
+                f" WHERE run_id = ? AND status IN ({marks})",
+                (Status.QUEUED, not_before, outcome, exit_code, error, self.clock(), run_id,
+                 *from_statuses),
+            )
+        return cursor.rowcount == 1
+
+    def interrupted(self) -> list[Run]:
+        """Runs left `running` by a previous process (call before any worker starts)."""
+        return self.list(statuses=[Status.RUNNING], limit=1_000_000)
+
+    def check_writable(self) -> None:
+        with self._transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, at REAL)")
+            db.execute("INSERT OR REPLACE INTO health (id, at) VALUES (1, ?)", (self.clock(),))
+
+
+def _run_with_key(db: sqlite3.Connection, key: str | None, since: float) -> str | None:
+    if key is None:
+        return None
+    row = db.execute("SELECT run_id, created_at FROM runs WHERE idempotency_key = ?", (key,)).fetchone()
+    if row is not None and row["created_at"] >= since:
+        return row["run_id"]
+    db.execute("UPDATE runs SET idempotency_key = NULL WHERE idempotency_key = ?", (key,))
+    return None
+
+
+def _to_run(row: sqlite3.Row | None) -> Run | None:
+    if row is None:
+        return None
+    values = dict(row)
+    values["status"] = Status(values["status"])
+    return Run(**values)
