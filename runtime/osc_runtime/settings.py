@@ -50,7 +50,11 @@ class SettingsError(ValueError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="OSC_", extra="ignore", frozen=True)
+    # An empty variable means "not set": images and manifests can then leave a setting blank
+    # (e.g. the runtime image's OSC_JOB_PATH when no job is baked in).
+    model_config = SettingsConfigDict(
+        env_prefix="OSC_", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     # the job
     job: str | None = Field(None, description="The job expression inline (or OSC_JOB_PATH).")
