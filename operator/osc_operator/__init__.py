@@ -1,0 +1,1 @@
+"""osc operator: reconciles OpenFnJob resources (kopf run -m osc_operator)."""

@@ -1,0 +1,184 @@
+"""The OpenFnJob API: pydantic models of its spec and status.
+
+These models are the one source of the CRD (`crdgen.py` turns them into the openAPIV3Schema)
+and the operator validates every body with them, so the cluster and the operator agree on what
+a valid OpenFnJob is. Field descriptions become `kubectl explain openfnjob.spec` text.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+GROUP = "osc.openfn.org"
+VERSION = "v1alpha1"
+KIND = "OpenFnJob"
+PLURAL = "openfnjobs"
+SINGULAR = "openfnjob"
+SHORT_NAMES = ["ofj"]
+
+# An npm package name (`name` or `@scope/name`) with an optional `@version` or range. The same
+# language as the runtime's OSC_ADAPTOR check, written without named groups so that both
+# Kubernetes (RE2) and Python accept it: no paths, URLs, git specs or shell metacharacters.
+ADAPTOR_PATTERN = (
+    r"^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*"
+    r"(@[0-9xX*^~<>=|. -]*[0-9xX*][0-9A-Za-z.+xX*^~<>=| -]*)?$"
+)
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+CONFIG_KEY = r"^[-._a-zA-Z0-9]+$"
+ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+
+
+def exactly_one_of(*fields: str) -> dict[str, str]:
+    """A CEL rule (x-kubernetes-validations) that exactly one of `fields` is set."""
+    checks = ", ".join(f"has(self.{field})" for field in fields)
+    names = ", ".join(fields)
+    return {"rule": f"[{checks}].exists_one(x, x)", "message": f"set exactly one of: {names}"}
+
+
+def _set_exactly_one(model: BaseModel, *fields: str) -> None:
+    """The same rule as `exactly_one_of`, for the operator's own validation."""
+    present = [field for field in fields if getattr(model, _snake(field)) is not None]
+    if len(present) != 1:
+        raise ValueError(exactly_one_of(*fields)["message"])
+
+
+def _snake(camel: str) -> str:
+    return "".join(f"_{char.lower()}" if char.isupper() else char for char in camel)
+
+
+class Model(BaseModel):
+    """camelCase on the wire; unknown fields are errors, as in a structural schema."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class KeyRef(Model):
+    name: str = Field(description="Name of the object in the OpenFnJob's namespace.",
+                      min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)
+    key: str = Field(description="The key inside it.", min_length=1, max_length=253,
+                     pattern=CONFIG_KEY)
+
+
+class JobSource(Model):
+    config_map_key_ref: KeyRef = Field(
+        description="A key of a ConfigMap holding the job expression.")
+
+
+class Credential(Model):
+    secret_ref: KeyRef = Field(
+        description="A key of a Secret holding the credential JSON (state.configuration). "
+        "It is mounted read-only as a file, never passed as an environment value.")
+
+
+class WebhookTrigger(Model):
+    auth_secret_ref: KeyRef | None = Field(
+        None, description="A key of your own Secret holding the inbox API key. Without it the "
+        "operator generates a random key in the Secret `<name>-inbox` (key `api-key`).")
+    filter: dict[str, Any] | None = Field(
+        None, description="Reserved: JSON path → expected value; only matching bodies run.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+
+
+class ConcurrencyPolicy(StrEnum):
+    ALLOW = "Allow"
+    FORBID = "Forbid"
+    REPLACE = "Replace"
+
+
+class CronTrigger(Model):
+    schedule: str = Field(description="Cron schedule, e.g. `*/5 * * * *`.", min_length=1)
+    time_zone: str | None = Field(None, description="IANA time zone, e.g. `Europe/Berlin`.")
+    concurrency_policy: ConcurrencyPolicy | None = Field(
+        None, description="What to do when a run is due while the last is still running.")
+    starting_deadline_seconds: int | None = Field(
+        None, ge=0, description="How late a missed run may still start.")
+
+
+class FlowTrigger(Model):
+    after: str = Field(description="Name of the OpenFnJob (same namespace) this one follows.",
+                       min_length=1, max_length=63, pattern=DNS_LABEL)
+    on: Literal["success", "failure"] = Field(description="Follow its successes or failures.")
+
+
+class Trigger(Model):
+    model_config = ConfigDict(json_schema_extra={
+        "x-kubernetes-validations": [exactly_one_of("webhook", "cron", "flow")]})
+
+    webhook: WebhookTrigger | None = Field(None, description="Run on authenticated POSTs.")
+    cron: CronTrigger | None = Field(None, description="Run on a schedule.")
+    flow: FlowTrigger | None = Field(None, description="Run after another OpenFnJob.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Trigger:
+        _set_exactly_one(self, "webhook", "cron", "flow")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "webhook" if self.webhook else "cron" if self.cron else "flow"
+
+
+class EnvVar(Model):
+    name: str = Field(description="Environment variable name.", pattern=ENV_NAME)
+    value: str | None = Field(None, description="Its value.")
+    value_from: dict[str, Any] | None = Field(
+        None, description="A source for the value (as in a Pod's env[].valueFrom).",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+
+
+class Resources(Model):
+    limits: dict[str, int | str] | None = Field(None, description="Resource limits.")
+    requests: dict[str, int | str] | None = Field(None, description="Resource requests.")
+
+
+class OpenFnJobSpec(Model):
+    model_config = ConfigDict(json_schema_extra={
+        "x-kubernetes-validations": [exactly_one_of("job", "jobFrom")]})
+
+    job: str | None = Field(None, min_length=1, description="The job expression, inline.")
+    job_from: JobSource | None = Field(None, description="Where to read the job expression.")
+    adaptor: str = Field(pattern=ADAPTOR_PATTERN, max_length=214, description=(
+        "npm package of the adaptor with an optional version, "
+        "e.g. `@openfn/language-http@7.2.10`."))
+    credential: Credential | None = Field(None, description="The job's credential.")
+    trigger: Trigger = Field(description="How runs start: exactly one of webhook, cron, flow.")
+    image: str | None = Field(None, min_length=1,
+                              description="Runtime image; defaults to the operator's.")
+    replicas: int = Field(1, ge=0, le=100, description="Number of runtime pods.")
+    resources: Resources | None = Field(None, description="CPU/memory of the runtime container.")
+    env: list[EnvVar] | None = Field(None, description="Extra environment of the runtime.")
+    run_timeout_seconds: int | None = Field(None, ge=1, description="Stop a run after this.")
+    concurrency: int | None = Field(None, ge=1, le=256, description="Runs at once per pod.")
+
+    @model_validator(mode="after")
+    def _one_job(self) -> OpenFnJobSpec:
+        _set_exactly_one(self, "job", "jobFrom")
+        return self
+
+
+class Condition(Model):
+    type: str = Field(description="Condition type, e.g. Ready.")
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str = Field(description="CamelCase reason for the last transition.")
+    message: str = Field("", description="Human-readable details.")
+    observed_generation: int | None = Field(None, description="Generation it describes.")
+    last_transition_time: str = Field(description="When status last changed (RFC 3339).",
+                                      json_schema_extra={"format": "date-time"})
+
+
+class OpenFnJobStatus(Model):
+    conditions: list[Condition] | None = Field(None, description="Ready and its reason.")
+    observed_generation: int | None = Field(None, description="Last reconciled generation.")
+    url: str | None = Field(None, description="In-cluster URL of the job's inbox.")
+    inbox_secret: str | None = Field(None, description="Secret holding the inbox key.")
+    trigger: str | None = Field(None, description="The trigger kind in use.")
+
+
+def parse_spec(spec: dict[str, Any]) -> OpenFnJobSpec:
+    """Validate a CR's spec; raises pydantic.ValidationError."""
+    return OpenFnJobSpec.model_validate(dict(spec))

@@ -1,0 +1,254 @@
+"""Pure builders: an OpenFnJob → the manifests of its children.
+
+Nothing here talks to Kubernetes or kopf: every function takes the job's name, namespace and
+validated spec and returns plain dicts, so the manifests are unit-tested without a cluster.
+Owner references are added by the caller (`kopf.adopt`).
+
+The runtime reads its configuration from OSC_* environment variables and files mounted at the
+fixed paths below; they are the contract between this module and `osc_runtime.settings`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from osc_operator.api import OpenFnJobSpec
+
+PORT = 8080
+RUN_AS = 10001  # the runtime image's non-root user and group
+JOB_DIR, JOB_FILE = "/etc/osc/job", "job.js"
+CREDENTIAL_DIR, CREDENTIAL_FILE = "/etc/osc/credential", "credential.json"
+INBOX_DIR, INBOX_FILE = "/etc/osc/inbox", "api-key"
+DATA_DIR = "/var/lib/osc"
+READ_ONLY_FILE_MODE = 0o400
+ANNOTATION_PREFIX = "osc.openfn.org"
+
+
+@dataclass(frozen=True)
+class Checksums:
+    """sha256 of the content the pods read from files: a change rolls the pods."""
+
+    job: str
+    credential: str | None = None
+    api_key: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def annotations(self) -> dict[str, str]:
+        values = {"job": self.job, "credential": self.credential, "api-key": self.api_key}
+        values.update(self.extra)
+        return {f"{ANNOTATION_PREFIX}/{key}-checksum": value
+                for key, value in values.items() if value is not None}
+
+
+def checksum(content: str | bytes) -> str:
+    data = content.encode() if isinstance(content, str) else content
+    return hashlib.sha256(data).hexdigest()
+
+
+def selector_labels(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": "openfnjob", "app.kubernetes.io/instance": name}
+
+
+def labels(name: str) -> dict[str, str]:
+    return {**selector_labels(name), "app.kubernetes.io/component": "job-runtime",
+            "app.kubernetes.io/part-of": "osc", "app.kubernetes.io/managed-by": "osc-operator"}
+
+
+def trigger_labels(name: str) -> dict[str, str]:
+    """Labels of the cron trigger's pods: outside the Service's selector."""
+    return {**labels(name), "app.kubernetes.io/name": "openfnjob-trigger",
+            "app.kubernetes.io/component": "trigger"}
+
+
+def job_configmap_name(name: str) -> str:
+    return f"{name}-job"
+
+
+def inbox_secret_name(name: str) -> str:
+    return f"{name}-inbox"
+
+
+def inbox_key_ref(name: str, spec: OpenFnJobSpec) -> tuple[str, str]:
+    """(Secret, key) holding the inbox API key: the user's own or the generated one."""
+    webhook = spec.trigger.webhook
+    if webhook and webhook.auth_secret_ref:
+        return webhook.auth_secret_ref.name, webhook.auth_secret_ref.key
+    return inbox_secret_name(name), INBOX_FILE
+
+
+def inbox_url(name: str, namespace: str) -> str:
+    return f"http://{name}.{namespace}.svc/inbox"
+
+
+def _metadata(name: str, namespace: str, owner: str) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "labels": labels(owner)}
+
+
+def render_job_configmap(name: str, namespace: str, spec: OpenFnJobSpec) -> dict[str, Any] | None:
+    """ConfigMap `<name>-job` with the inline job; None when the job comes from `jobFrom`."""
+    if spec.job is None:
+        return None
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": _metadata(job_configmap_name(name), namespace, name),
+            "data": {JOB_FILE: spec.job}}
+
+
+def render_inbox_secret(name: str, namespace: str, api_key: str) -> dict[str, Any]:
+    """Secret `<name>-inbox` holding a generated inbox key (created once, never rotated)."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": _metadata(inbox_secret_name(name), namespace, name),
+            "stringData": {INBOX_FILE: api_key}}
+
+
+def render_service(name: str, namespace: str) -> dict[str, Any]:
+    """Service `<name>`: port 80 → the runtime's `http` port."""
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": _metadata(name, namespace, name),
+            "spec": {"type": "ClusterIP", "selector": selector_labels(name),
+                     "ports": [{"name": "http", "port": 80, "targetPort": "http",
+                                "protocol": "TCP"}]}}
+
+
+def render_deployment(name: str, namespace: str, spec: OpenFnJobSpec, *, image: str,
+                      checksums: Checksums) -> dict[str, Any]:
+    """Deployment `<name>` running the runtime image with the OSC_* contract filled in.
+
+    `image` is the operator's default runtime image; `spec.image` overrides it.
+    """
+    pod_spec = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": pod_security_context(),
+        "containers": [_runtime_container(name, spec, spec.image or image)],
+        "volumes": _volumes(name, spec),
+    }
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": _metadata(name, namespace, name),
+        "spec": {
+            "replicas": spec.replicas,
+            "selector": {"matchLabels": selector_labels(name)},
+            "template": {"metadata": {"labels": labels(name),
+                                      "annotations": checksums.annotations()},
+                         "spec": pod_spec},
+        },
+    }
+
+
+def pod_security_context() -> dict[str, Any]:
+    """The restricted Pod Security Standard, plus fsGroup so the 0400 key files are readable."""
+    return {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS, "fsGroup": RUN_AS,
+            "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def container_security_context() -> dict[str, Any]:
+    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}
+
+
+def _runtime_container(name: str, spec: OpenFnJobSpec, image: str) -> dict[str, Any]:
+    probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
+    container: dict[str, Any] = {
+        "name": "runtime", "image": image,
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "env": runtime_env(name, spec),
+        "volumeMounts": _volume_mounts(spec),
+        "livenessProbe": probe,
+        "readinessProbe": {**probe, "httpGet": {"path": "/readyz", "port": "http"}},
+        "securityContext": container_security_context(),
+    }
+    if spec.resources is not None:
+        container["resources"] = spec.resources.model_dump(exclude_none=True)
+    return container
+
+
+def runtime_env(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
+    """The runtime's OSC_* contract, then the user's own `env` (appended, so it can add more)."""
+    env = {"OSC_JOB_NAME": name, "OSC_JOB_PATH": f"{JOB_DIR}/{JOB_FILE}",
+           "OSC_ADAPTOR": spec.adaptor, "OSC_TRIGGER": spec.trigger.kind,
+           "OSC_API_KEYS_PATH": f"{INBOX_DIR}/{INBOX_FILE}", "OSC_DATA_DIR": DATA_DIR,
+           "OSC_PORT": str(PORT)}
+    if spec.credential is not None:
+        env["OSC_CREDENTIAL_PATH"] = f"{CREDENTIAL_DIR}/{CREDENTIAL_FILE}"
+    if spec.run_timeout_seconds is not None:
+        env["OSC_RUN_TIMEOUT_SECONDS"] = str(spec.run_timeout_seconds)
+    if spec.concurrency is not None:
+        env["OSC_CONCURRENCY"] = str(spec.concurrency)
+    user = [var.model_dump(by_alias=True, exclude_none=True) for var in spec.env or []]
+    return [{"name": key, "value": value} for key, value in env.items()] + user
+
+
+def _volume_mounts(spec: OpenFnJobSpec) -> list[dict[str, Any]]:
+    mounts = [{"name": "job", "mountPath": JOB_DIR, "readOnly": True},
+              {"name": "inbox", "mountPath": INBOX_DIR, "readOnly": True},
+              {"name": "data", "mountPath": DATA_DIR},
+              {"name": "tmp", "mountPath": "/tmp"}]
+    if spec.credential is not None:
+        mounts.insert(1, {"name": "credential", "mountPath": CREDENTIAL_DIR, "readOnly": True})
+    return mounts
+
+
+def _volumes(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
+    # Whole-directory mounts with `items` (no subPath), so a changed Secret reaches running pods.
+    inbox_secret, inbox_key = inbox_key_ref(name, spec)
+    volumes = [{"name": "job", "configMap": _job_source(name, spec)},
+               {"name": "inbox", "secret": _secret_file(inbox_secret, inbox_key, INBOX_FILE)},
+               {"name": "data", "emptyDir": {}},
+               {"name": "tmp", "emptyDir": {}}]
+    if spec.credential is not None:
+        ref = spec.credential.secret_ref
+        volumes.insert(1, {"name": "credential",
+                           "secret": _secret_file(ref.name, ref.key, CREDENTIAL_FILE)})
+    return volumes
+
+
+def _job_source(name: str, spec: OpenFnJobSpec) -> dict[str, Any]:
+    if spec.job_from is not None:
+        ref = spec.job_from.config_map_key_ref
+        return {"name": ref.name, "items": [{"key": ref.key, "path": JOB_FILE}]}
+    return {"name": job_configmap_name(name), "items": [{"key": JOB_FILE, "path": JOB_FILE}]}
+
+
+def _secret_file(secret: str, key: str, path: str) -> dict[str, Any]:
+    return {"secretName": secret, "defaultMode": READ_ONLY_FILE_MODE,
+            "items": [{"key": key, "path": path, "mode": READ_ONLY_FILE_MODE}]}
+
+
+def render_cronjob(name: str, namespace: str, spec: OpenFnJobSpec, *,
+                   image: str) -> dict[str, Any] | None:
+    """CronJob `<name>` for a cron trigger: POSTs to the job's inbox on schedule; else None."""
+    cron = spec.trigger.cron
+    if cron is None:
+        return None
+    secret, key = inbox_key_ref(name, spec)
+    container = {
+        "name": "trigger", "image": spec.image or image,
+        "command": ["python", "-m", "osc_runtime", "trigger"],
+        "env": [{"name": "OSC_TRIGGER_URL", "value": inbox_url(name, namespace)},
+                {"name": "OSC_TRIGGER_KEY_PATH", "value": f"{INBOX_DIR}/{INBOX_FILE}"},
+                {"name": "OSC_JOB_NAME", "value": name}],
+        "volumeMounts": [{"name": "inbox", "mountPath": INBOX_DIR, "readOnly": True},
+                         {"name": "tmp", "mountPath": "/tmp"}],
+        "securityContext": container_security_context(),
+    }
+    pod = {"restartPolicy": "Never", "automountServiceAccountToken": False,
+           "enableServiceLinks": False, "securityContext": pod_security_context(),
+           "containers": [container],
+           "volumes": [{"name": "inbox", "secret": _secret_file(secret, key, INBOX_FILE)},
+                       {"name": "tmp", "emptyDir": {}}]}
+    cron_spec: dict[str, Any] = {
+        "schedule": cron.schedule,
+        "concurrencyPolicy": str(cron.concurrency_policy or "Forbid"),
+        "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
+        "jobTemplate": {"metadata": {"labels": trigger_labels(name)},
+                        "spec": {"backoffLimit": 2, "template": {
+                            "metadata": {"labels": trigger_labels(name)}, "spec": pod}}},
+    }
+    if cron.time_zone is not None:
+        cron_spec["timeZone"] = cron.time_zone
+    if cron.starting_deadline_seconds is not None:
+        cron_spec["startingDeadlineSeconds"] = cron.starting_deadline_seconds
+    return {"apiVersion": "batch/v1", "kind": "CronJob",
+            "metadata": _metadata(name, namespace, name), "spec": cron_spec}
