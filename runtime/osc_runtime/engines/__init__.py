@@ -14,4 +14,8 @@ def make_engine(settings: Settings, adaptor: ResolvedAdaptor) -> Engine:
         from osc_runtime.engines.core import CoreRunner
 
         return CoreRunner(settings, adaptor)
+    if settings.engine is EngineKind.WARM:
+        from osc_runtime.engines.warm import WarmEngine
+
+        return WarmEngine(settings, adaptor)
     raise NotImplementedError(f"OSC_ENGINE={settings.engine} is not available yet")

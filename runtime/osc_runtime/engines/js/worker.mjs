@@ -59,7 +59,7 @@ async function prepare({ nodeModules, adaptor, job }) {
   prepared.options = {
     logger: silentLogger,
     linker: { modules: { [adaptor.name]: { path: adaptor.path } } },
-    globals: { testMode: false },
+    globals: { testMode: undefined }, // as core's sandbox without --test
     disableEsmHook: true,
     statePropsToRemove: ['configuration'],
   };
@@ -130,6 +130,7 @@ async function runOnce(job, { id, state }) {
     Object.assign(result, { outcome: 'failed', error: describe(strayError), state: undefined });
   }
   if (result.outcome === 'failed') console.error(`Error: ${result.error}`);
+  else console.log('Finished.'); // as core prints
   const dirty = strayError !== null;
   process.stdout.write(`${job.marker}${id}\n`);
   send({ type: 'result', id, ...result, rss: process.memoryUsage().rss, dirty });
