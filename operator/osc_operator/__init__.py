@@ -1,1 +1,6 @@
-"""osc operator: reconciles OpenFnJob resources (kopf run -m osc_operator)."""
+"""osc operator: reconciles OpenFnJob resources into running job services.
+
+`kopf run -m osc_operator` imports this package, which registers the handlers.
+"""
+
+from osc_operator import handlers  # noqa: F401  (registers the kopf handlers)

@@ -6,14 +6,12 @@ import sys
 
 from osc_operator.settings import OperatorSettings
 
-LIVENESS_URL = "http://0.0.0.0:8080/healthz"
-
-
 def kopf_arguments(settings: OperatorSettings) -> list[str]:
     """The `kopf run` command line: health endpoint, JSON logs and the watched namespaces."""
     namespaces = settings.namespaces()
     scope = [f"--namespace={name}" for name in namespaces] or ["--all-namespaces"]
-    return ["run", "--module=osc_operator", f"--liveness={LIVENESS_URL}",
+    liveness = f"http://0.0.0.0:{settings.health_port}/healthz"
+    return ["run", "--module=osc_operator", f"--liveness={liveness}",
             "--log-format=json", "--standalone", *scope]
 
 

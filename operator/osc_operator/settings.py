@@ -14,6 +14,7 @@ class OperatorSettings(BaseSettings):
         description="Runtime image for OpenFnJobs that do not set spec.image.")
     watch_namespaces: str = Field(
         "", description="Comma-separated namespaces to watch; empty watches all namespaces.")
+    health_port: int = Field(8080, ge=1, le=65535, description="Port of GET /healthz.")
     metrics_port: int = Field(9090, ge=1, le=65535, description="Port of the metrics endpoint.")
 
     def namespaces(self) -> list[str]:

@@ -26,8 +26,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import secrets
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +38,8 @@ from typing import Any
 import pytest
 import yaml
 from kmock import KubernetesEmulator, ResourceInfo, Server, resource
-from kmock._internal import apps
+from kmock import method as method_enum
+from kmock._internal import apps, parsing, rendering
 
 from tests.operator.emulator_api import ApiError, EventLog, apply_patch, now, table
 
@@ -52,6 +56,7 @@ BUILTIN_RESOURCES = {  # resource: (kind, namespaced, subresources, short names)
     "apiextensions.k8s.io/v1/customresourcedefinitions": (
         "CustomResourceDefinition", False, {"status"}, {"crd"}),
 }
+NAMESPACES_PATH = re.compile(r"/api/v1/namespaces(?:/(?P<name>[^/]+)(?:/(?P<sub>status|finalize))?)?")
 VERBS = {"get", "list", "watch", "create", "patch", "update", "delete"}
 
 
@@ -79,6 +84,24 @@ class OscEmulator(KubernetesEmulator):
             self.columns[key] = version.get("additionalPrinterColumns", [])
 
     # -- request dispatch ---------------------------------------------------------------------
+
+    async def __call__(self, raw_request: Any) -> Any:
+        # kmock's path parser takes the `namespaces` of /api/v1/namespaces[/NAME] for the
+        # namespace prefix of a namespaced path and fails: parse those paths here.
+        match = NAMESPACES_PATH.fullmatch(raw_request.path)
+        if match is None:
+            return await super().__call__(raw_request)
+        body = await raw_request.read()
+        name, subresource = match.group("name"), match.group("sub")
+        method, query = method_enum(raw_request.method), dict(raw_request.query)
+        parsed = parsing.ParsedPath("", "v1", "namespaces", None, name, subresource)
+        request = rendering.Request(
+            raw_request=raw_request, url=raw_request.url, method=raw_request.method,
+            params=query, headers=dict(raw_request.headers), body=body, text=body.decode(),
+            data=json.loads(body) if body else None, resource=resource("v1", "namespaces"),
+            action=parsing.guess_k8s(parsed, method, query), name=name, subresource=subresource)
+        self._requests.append(request)
+        return await self._handle(request)
 
     async def _handle(self, request: Any) -> Any:
         res = request.resource
@@ -378,6 +401,18 @@ class RunningEmulator:
             return json.loads(json.dumps(emulator.objects[key].raw))
         return self.call(read)
 
+    def request(self, method: str, path: str, body: Any = None,
+                content_type: str = "application/json") -> tuple[int, dict[str, Any]]:
+        """A plain HTTP call to the emulator (Connection: close): (status, JSON body)."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers={
+            "Content-Type": content_type, "Accept": "application/json", "Connection": "close"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
     def env(self) -> dict[str, str]:
         """os.environ for a subprocess (kopf, kubectl) that talks to this emulator."""
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
@@ -386,7 +421,11 @@ class RunningEmulator:
 def start_emulator(workdir: Path, crd_file: Path = CRD_FILE) -> RunningEmulator:
     """Start an emulator serving the built-in resources and the generated OpenFnJob CRD."""
     running = RunningEmulator(workdir).start()
-    running.register_crd(yaml.safe_load(crd_file.read_text()))
+    crd = yaml.safe_load(crd_file.read_text())
+    running.register_crd(crd)
+    # What every cluster has: the CRD installed and the `default` namespace.
+    running.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    running.request("POST", "/api/v1/namespaces", {"metadata": {"name": "default"}})
     return running
 
 

@@ -114,12 +114,13 @@ def _cell(item: dict[str, Any], column: dict[str, Any]) -> Any:
 
 
 FILTER = re.compile(r'^(\w+)\[\?\(@\.(\w+)=="([^"]*)"\)\]$')
+STEP = re.compile(r'\w+\[\?\(@\.\w+=="[^"]*"\)\]|\w+')
 
 
 def json_path(item: Any, path: str) -> Any:
     """The JSONPath subset printer columns use: `.a.b` and `.list[?(@.key=="value")].field`."""
     value = item
-    for part in path.strip(".").split("."):
+    for part in STEP.findall(path):
         match = FILTER.match(part)
         if match:
             name, key, expected = match.groups()

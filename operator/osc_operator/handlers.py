@@ -1,0 +1,144 @@
+"""The kopf handlers: thin wiring of events to `reconcile`, status conditions and Events."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from osc_operator import api, kube, render
+from osc_operator.reconcile import InvalidSpec, MissingReference, reconcile
+from osc_operator.settings import OperatorSettings
+
+JOBS = (api.GROUP, api.VERSION, api.PLURAL)
+RETRY_MISSING_SECONDS = 30
+FOLLOWED_REASONS = ("Progressing", "Available")  # Ready states that track the Deployment
+MANAGED = {"app.kubernetes.io/managed-by": "osc-operator"}
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    # Keep kopf's bookkeeping in our own annotations, out of the status we declare in the CRD.
+    prefix = api.GROUP
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=prefix)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=prefix)
+    settings.posting.level = logging.INFO
+    settings.watching.server_timeout = 300
+    settings.scanning.disabled = False  # follow namespaces and CRDs as they come and go
+    memo.kube = kube.Kube.connect()
+    memo.settings = OperatorSettings()
+
+
+@kopf.on.resume(*JOBS)
+@kopf.on.create(*JOBS)
+@kopf.on.update(*JOBS)
+def reconcile_job(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    run(memo, dict(body))
+
+
+def run(memo: kopf.Memo, body: dict[str, Any]) -> None:
+    """Reconcile one OpenFnJob and report it: status, Events, and kopf's retry policy."""
+    previous = (body.get("status") or {}).get("conditions")
+    try:
+        outcome = reconcile(memo.kube, body, memo.settings.runtime_image)
+    except InvalidSpec as error:
+        _report(memo, body, "False", "InvalidSpec", str(error), previous, failed=True)
+        raise kopf.PermanentError(f"invalid OpenFnJob: {error}") from None
+    except MissingReference as error:
+        _report(memo, body, "False", error.reason, str(error), previous, failed=True)
+        raise kopf.TemporaryError(str(error), delay=RETRY_MISSING_SECONDS) from None
+    for change in outcome.changes:
+        kopf.info(body, reason=change.rsplit(" ", 1)[-1].capitalize(), message=change)
+    if outcome.available:
+        _report(memo, body, "True", "Available", "the job's Deployment is available", previous)
+    else:
+        _report(memo, body, "False", "Progressing", "waiting for the Deployment to be "
+                "available", previous)
+
+
+def _report(memo: kopf.Memo, body: dict[str, Any], status: str, reason: str, message: str,
+            previous: list[dict[str, Any]] | None, failed: bool = False) -> None:
+    meta = body["metadata"]
+    generation = meta.get("generation", 1)
+    condition = kube.ready_condition(status, reason, message, generation, previous)
+    new_status: dict[str, Any] = {"conditions": [condition], "observedGeneration": generation}
+    spec = body.get("spec") or {}
+    trigger = spec.get("trigger") or {}
+    kinds = [kind for kind in ("webhook", "cron", "flow") if trigger.get(kind) is not None]
+    new_status["trigger"] = kinds[0] if len(kinds) == 1 else None
+    if reason == "InvalidSpec":
+        new_status.update(url=None, inboxSecret=None)
+    else:
+        auth = (trigger.get("webhook") or {}).get("authSecretRef")
+        new_status["url"] = render.inbox_url(meta["name"], meta["namespace"])
+        new_status["inboxSecret"] = auth["name"] if auth else render.inbox_secret_name(meta["name"])
+    old = next((c for c in previous or [] if c.get("type") == "Ready"), None)
+    if failed and not (old and (old.get("reason"), old.get("message")) == (reason, message)):
+        kopf.warn(body, reason=reason, message=message)
+    kube.patch_status(memo.kube, meta["namespace"], meta["name"], new_status)
+
+
+@kopf.index(*JOBS)
+def referenced_objects(namespace: str, name: str, spec: kopf.Spec,
+                       **_: Any) -> dict[tuple[str, str, str], str]:
+    """(namespace, kind, object name) → the OpenFnJobs whose pods read that object."""
+    refs: dict[tuple[str, str, str], str] = {}
+    credential = (spec.get("credential") or {}).get("secretRef") or {}
+    auth = ((spec.get("trigger") or {}).get("webhook") or {}).get("authSecretRef") or {}
+    job_source = (spec.get("jobFrom") or {}).get("configMapKeyRef") or {}
+    for kind, ref in (("Secret", credential), ("Secret", auth), ("ConfigMap", job_source)):
+        if ref.get("name"):
+            refs[(namespace, kind, ref["name"])] = name
+    return refs
+
+
+@kopf.on.event("", "v1", "secrets")
+def secret_changed(type: str | None, namespace: str, name: str, memo: kopf.Memo,
+                   referenced_objects: kopf.Index, **_: Any) -> None:
+    _reconcile_referrers(type, memo, referenced_objects, (namespace, "Secret", name))
+
+
+@kopf.on.event("", "v1", "configmaps")
+def configmap_changed(type: str | None, namespace: str, name: str, memo: kopf.Memo,
+                      referenced_objects: kopf.Index, **_: Any) -> None:
+    _reconcile_referrers(type, memo, referenced_objects, (namespace, "ConfigMap", name))
+
+
+def _reconcile_referrers(event: str | None, memo: kopf.Memo, index: kopf.Index,
+                         key: tuple[str, str, str]) -> None:
+    """A referenced Secret or ConfigMap changed: re-render, so the checksum rolls the pods."""
+    if event is None or key not in index:
+        return  # the initial listing: `resume` handles existing jobs
+    for job_name in set(index[key]):
+        body = kube.get_job(memo.kube, key[0], job_name)
+        if body is None:
+            continue
+        try:
+            run(memo, body)
+        except (kopf.PermanentError, kopf.TemporaryError):
+            pass  # already reported in the status and as an Event
+
+
+@kopf.on.event("apps", "v1", "deployments", labels=MANAGED)
+def deployment_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: Any) -> None:
+    """Ready follows the Deployment: True once it is available for the current spec."""
+    owners = [ref["name"] for ref in body.metadata.get("ownerReferences", [])
+              if ref.get("kind") == api.KIND]
+    job = kube.get_job(memo.kube, namespace, owners[0]) if owners else None
+    if job is None:
+        return
+    status = job.get("status") or {}
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    current = status.get("observedGeneration") == job["metadata"].get("generation")
+    if not current or not ready or ready.get("reason") not in FOLLOWED_REASONS:
+        return  # a reconcile is due, or the job is blocked for a reason of its own
+    available = kube.deployment_available(dict(body))
+    if available == (ready.get("status") == "True"):
+        return
+    if available:
+        _report(memo, job, "True", "Available", "the job's Deployment is available",
+                status.get("conditions"))
+    else:
+        _report(memo, job, "False", "Progressing", "waiting for the Deployment to be available",
+                status.get("conditions"))

@@ -1,0 +1,197 @@
+"""The Kubernetes calls: read, create-or-patch children, read referenced data, write status.
+
+A thin JSON client over the `kubernetes` package's authenticated REST layer (in-cluster
+service account, or KUBECONFIG outside a cluster). Every call sends an explicit content type:
+the client would send a plain dict PATCH body as json-patch otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+from typing import Any
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+from osc_operator import api
+
+PLURALS = {"ConfigMap": "configmaps", "Secret": "secrets", "Service": "services",
+           "Deployment": "deployments", "CronJob": "cronjobs", api.KIND: api.PLURAL}
+MERGE_PATCH = "application/merge-patch+json"
+OWN_ANNOTATION = "osc.openfn.org/"
+
+
+class KubeError(Exception):
+    """A Kubernetes call failed with `status` (404, 409, 422, …)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class Kube:
+    """JSON in, JSON out; errors as KubeError."""
+
+    def __init__(self, client: kubernetes.client.ApiClient) -> None:
+        self.client = client
+
+    @classmethod
+    def connect(cls) -> Kube:
+        try:
+            kubernetes.config.load_incluster_config()
+        except kubernetes.config.ConfigException:
+            kubernetes.config.load_kube_config()
+        return cls(kubernetes.client.ApiClient())
+
+    def request(self, method: str, path: str, body: Any = None,
+                content_type: str = "application/json") -> dict[str, Any]:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        method, url, headers, body, _ = self.client.param_serialize(
+            method, path, header_params=headers, body=body, auth_settings=["BearerToken"])
+        try:
+            response = self.client.call_api(method, url, header_params=headers, body=body,
+                                            _request_timeout=30)
+        except ApiException as error:
+            raise KubeError(error.status or 0, str(error.reason)) from None
+        data = response.read()
+        if not 200 <= response.status < 300:
+            raise KubeError(response.status, _message(data))
+        return json.loads(data) if data else {}
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        try:
+            return self.request("GET", path)
+        except KubeError as error:
+            if error.status == 404:
+                return None
+            raise
+
+
+def _message(data: bytes) -> str:
+    try:
+        return json.loads(data).get("message", "")
+    except ValueError:
+        return data[:200].decode(errors="replace")
+
+
+def path_of(manifest: dict[str, Any], *, collection: bool = False) -> str:
+    api_version, kind = manifest["apiVersion"], manifest["kind"]
+    return object_path(api_version, PLURALS[kind], manifest["metadata"]["namespace"],
+                       None if collection else manifest["metadata"]["name"])
+
+
+def object_path(api_version: str, plural: str, namespace: str, name: str | None = None,
+                subresource: str | None = None) -> str:
+    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    path = f"{prefix}/namespaces/{namespace}/{plural}"
+    return path + (f"/{name}" if name else "") + (f"/{subresource}" if subresource else "")
+
+
+def apply(kube: Kube, desired: dict[str, Any]) -> str:
+    """Create `desired` or patch the live object to match it: "created", "updated" or
+    "unchanged" (idempotent: a second call with the same manifest changes nothing)."""
+    live = kube.get(path_of(desired))
+    if live is None:
+        try:
+            kube.request("POST", path_of(desired, collection=True), desired)
+            return "created"
+        except KubeError as error:
+            if error.status != 409:
+                raise
+            live = kube.get(path_of(desired)) or {}
+    if contains(live, desired):
+        return "unchanged"
+    patch = json.loads(json.dumps(desired))
+    _drop_stale_annotations(patch, live)
+    kube.request("PATCH", path_of(desired), patch, MERGE_PATCH)
+    return "updated"
+
+
+def contains(live: Any, desired: Any) -> bool:
+    """Whether every field of `desired` is already in `live` (lists must match item by item)."""
+    if isinstance(desired, dict):
+        return isinstance(live, dict) and all(
+            contains(live.get(key), value) for key, value in desired.items())
+    if isinstance(desired, list):
+        return (isinstance(live, list) and len(live) == len(desired)
+                and all(contains(a, b) for a, b in zip(live, desired)))
+    return live == desired
+
+
+def _drop_stale_annotations(patch: dict[str, Any], live: dict[str, Any]) -> None:
+    """A merge patch keeps map keys it does not mention: remove our own stale checksums."""
+    template = patch.get("spec", {}).get("template", {}).get("metadata")
+    if template is None:
+        return
+    live_annotations = (live.get("spec", {}).get("template", {}).get("metadata", {})
+                        .get("annotations") or {})
+    wanted = template.setdefault("annotations", {})
+    for key in live_annotations:
+        if key.startswith(OWN_ANNOTATION) and key not in wanted:
+            wanted[key] = None
+
+
+def read_key(kube: Kube, kind: str, namespace: str, name: str, key: str) -> str | None:
+    """The value of `key` in a Secret (decoded) or ConfigMap; None when either is missing."""
+    plural = PLURALS[kind]
+    obj = kube.get(object_path("v1", plural, namespace, name))
+    if obj is None:
+        return None
+    if kind == "Secret":
+        raw = (obj.get("data") or {}).get(key)
+        if raw is None:
+            return (obj.get("stringData") or {}).get(key)
+        return base64.b64decode(raw).decode("utf-8", errors="replace")
+    return (obj.get("data") or {}).get(key)
+
+
+def get_job(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
+    return kube.get(object_path(f"{api.GROUP}/{api.VERSION}", api.PLURAL, namespace, name))
+
+
+def get_deployment(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
+    return kube.get(object_path("apps/v1", "deployments", namespace, name))
+
+
+def delete(kube: Kube, api_version: str, plural: str, namespace: str, name: str) -> bool:
+    try:
+        kube.request("DELETE", object_path(api_version, plural, namespace, name))
+        return True
+    except KubeError as error:
+        if error.status == 404:
+            return False
+        raise
+
+
+def deployment_available(deployment: dict[str, Any] | None) -> bool:
+    """Available, and for the Deployment's current spec (not an older rollout)."""
+    if not deployment:
+        return False
+    status = deployment.get("status") or {}
+    wanted = deployment.get("spec", {}).get("replicas", 1)
+    current = status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 1)
+    available = any(c.get("type") == "Available" and c.get("status") == "True"
+                    for c in status.get("conditions") or [])
+    return current and available and status.get("updatedReplicas", 0) >= wanted \
+        and status.get("availableReplicas", 0) >= wanted
+
+
+def ready_condition(status: str, reason: str, message: str, generation: int,
+                    previous: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """A metav1.Condition of type Ready; lastTransitionTime moves only when status changes."""
+    old = next((c for c in previous or [] if c.get("type") == "Ready"), None)
+    stamp = (old["lastTransitionTime"] if old and old.get("status") == status
+             else datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return {"type": "Ready", "status": status, "reason": reason, "message": message,
+            "observedGeneration": generation, "lastTransitionTime": stamp}
+
+
+def patch_status(kube: Kube, namespace: str, name: str, status: dict[str, Any]) -> None:
+    path = object_path(f"{api.GROUP}/{api.VERSION}", api.PLURAL, namespace, name, "status")
+    try:
+        kube.request("PATCH", path, {"status": status}, MERGE_PATCH)
+    except KubeError as error:
+        if error.status != 404:  # the OpenFnJob is gone: nothing to report on
+            raise

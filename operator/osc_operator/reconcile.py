@@ -1,0 +1,153 @@
+"""One reconciliation of an OpenFnJob: validate → read what it references → render → apply.
+
+Handlers (create, update, resume, and the watches of Secrets, ConfigMaps and Deployments) all
+call `reconcile`; it is idempotent, so running it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from osc_operator import kube, render
+from osc_operator.api import OpenFnJobSpec, parse_spec
+
+# A Service name is a DNS-1035 label (≤ 63); `<name>-inbox` must fit too.
+NAME_PATTERN = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+MAX_NAME_LENGTH = 57
+
+
+class InvalidSpec(Exception):
+    """The OpenFnJob cannot be reconciled as written: the user must change it."""
+
+
+class MissingReference(Exception):
+    """A referenced Secret, ConfigMap or key is missing: retried when it appears."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class Outcome:
+    available: bool
+    changes: list[str] = field(default_factory=list)  # e.g. "Deployment demo created"
+
+
+def validate(name: str, spec: dict[str, Any]) -> OpenFnJobSpec:
+    if not NAME_PATTERN.match(name) or len(name) > MAX_NAME_LENGTH:
+        raise InvalidSpec(f"name {name!r}: use at most {MAX_NAME_LENGTH} lowercase letters, "
+                          "digits and '-', starting with a letter (it names a Service)")
+    try:
+        return parse_spec(spec)
+    except ValidationError as error:
+        raise InvalidSpec(describe(error)) from None
+
+
+def describe(error: ValidationError) -> str:
+    """One line per problem, e.g. `spec.trigger: set exactly one of: webhook, cron, flow`."""
+    problems = []
+    for item in error.errors(include_url=False):
+        where = ".".join(["spec", *(str(part) for part in item["loc"])])
+        problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+    return "; ".join(problems)
+
+
+def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str) -> Outcome:
+    """Bring the OpenFnJob's children in line with its spec (raises InvalidSpec,
+    MissingReference)."""
+    meta = body["metadata"]
+    name, namespace = meta["name"], meta["namespace"]
+    spec = validate(name, body.get("spec") or {})
+    outcome = Outcome(available=False)
+    api_key = _ensure_inbox_secret(client, body, name, namespace, spec, outcome)
+    configmap = render.render_job_configmap(name, namespace, spec)
+    for child in (configmap, render.render_service(name, namespace)):
+        if child is not None:
+            _apply(client, body, child, outcome)
+    checksums = read_checksums(client, name, namespace, spec, api_key)
+    _apply(client, body, render.render_deployment(
+        name, namespace, spec, image=default_image, checksums=checksums), outcome)
+    _sync_cronjob(client, body, name, namespace, spec, default_image, outcome)
+    outcome.available = kube.deployment_available(kube.get_deployment(client, namespace, name))
+    return outcome
+
+
+def _apply(client: kube.Kube, owner: dict[str, Any], child: dict[str, Any],
+           outcome: Outcome) -> None:
+    kopf.adopt(child, owner=owner)
+    result = kube.apply(client, child)
+    if result != "unchanged":
+        outcome.changes.append(f"{child['kind']} {child['metadata']['name']} {result}")
+
+
+def _ensure_inbox_secret(client: kube.Kube, owner: dict[str, Any], name: str, namespace: str,
+                         spec: OpenFnJobSpec, outcome: Outcome) -> str | None:
+    """Create `<name>-inbox` with a random key once; never regenerate an existing key."""
+    secret_name, key = render.inbox_key_ref(name, spec)
+    if secret_name != render.inbox_secret_name(name):
+        return None  # the user brings the key in their own Secret
+    existing = kube.read_key(client, "Secret", namespace, secret_name, key)
+    if existing:
+        return existing
+    secret = render.render_inbox_secret(name, namespace, secrets.token_urlsafe(32))
+    kopf.adopt(secret, owner=owner)
+    try:
+        client.request("POST", kube.path_of(secret, collection=True), secret)
+        outcome.changes.append(f"Secret {secret_name} created")
+    except kube.KubeError as error:
+        if error.status != 409:  # 409: created meanwhile by a concurrent reconcile: keep it
+            raise
+    return kube.read_key(client, "Secret", namespace, secret_name, key)
+
+
+def read_checksums(client: kube.Kube, name: str, namespace: str, spec: OpenFnJobSpec,
+                   api_key: str | None) -> render.Checksums:
+    """Checksums of what the pods will read; raises MissingReference for a missing source."""
+    if spec.job_from is not None:
+        ref = spec.job_from.config_map_key_ref
+        job = _require(client, "ConfigMap", namespace, ref.name, ref.key, "JobNotFound")
+    else:
+        job = spec.job or ""
+    credential = None
+    if spec.credential is not None:
+        ref = spec.credential.secret_ref
+        credential = _require(client, "Secret", namespace, ref.name, ref.key,
+                              "CredentialNotFound")
+    if api_key is None:
+        secret_name, key = render.inbox_key_ref(name, spec)
+        api_key = _require(client, "Secret", namespace, secret_name, key, "CredentialNotFound")
+    return render.Checksums(job=render.checksum(job),
+                            credential=None if credential is None else render.checksum(credential),
+                            api_key=render.checksum(api_key))
+
+
+def _require(client: kube.Kube, kind: str, namespace: str, name: str, key: str,
+             reason: str) -> str:
+    value = kube.read_key(client, kind, namespace, name, key)
+    if value is None:
+        raise MissingReference(reason, f"{kind} {namespace}/{name} with key {key!r} not found")
+    return value
+
+
+def _sync_cronjob(client: kube.Kube, owner: dict[str, Any], name: str, namespace: str,
+                  spec: OpenFnJobSpec, image: str, outcome: Outcome) -> None:
+    cronjob = render.render_cronjob(name, namespace, spec, image=image)
+    if cronjob is not None:
+        _apply(client, owner, cronjob, outcome)
+        return
+    live = client.get(kube.object_path("batch/v1", "cronjobs", namespace, name))
+    if live and _owned_by(live, owner):  # the trigger is no longer cron
+        kube.delete(client, "batch/v1", "cronjobs", namespace, name)
+        outcome.changes.append(f"CronJob {name} deleted")
+
+
+def _owned_by(obj: dict[str, Any], owner: dict[str, Any]) -> bool:
+    uid = owner["metadata"].get("uid")
+    return any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or [])
