@@ -164,7 +164,7 @@ def verify() -> int:
         current = path.read_text(encoding="utf-8") if path.exists() else ""
         if current != text:
             stale += 1
-            name = str(path.relative_to(ROOT))
+            name = str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
             sys.stdout.writelines(difflib.unified_diff(
                 current.splitlines(keepends=True), text.splitlines(keepends=True),
                 f"{name} (on disk)", f"{name} (generated)"))

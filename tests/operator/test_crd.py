@@ -1,0 +1,181 @@
+"""The generated CRD: fresh, structural, and accepting exactly the OpenFnJobs it should.
+
+Custom resources are validated with jsonschema against the CRD's openAPIV3Schema. jsonschema
+does not run CEL, so the CRD's `x-kubernetes-validations` rules are evaluated here by
+`cel_one_of`, which understands only the one-of form `exactly_one_of` generates — any other
+rule fails the test instead of being skipped.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from osc_operator import crdgen
+
+ROOT = Path(__file__).resolve().parents[2]
+ONE_OF_RULE = re.compile(r"^\[(has\(self\.\w+\)(, )?)+\]\.exists_one\(x, x\)$")
+VALID = {"apiVersion": "osc.openfn.org/v1alpha1", "kind": "OpenFnJob",
+         "metadata": {"name": "demo"},
+         "spec": {"job": "fn(s => s)", "adaptor": "@openfn/language-common",
+                  "trigger": {"webhook": {}}}}
+
+
+def schema() -> dict[str, Any]:
+    crd = yaml.safe_load(crdgen.CRD_PATH.read_text())
+    return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+
+
+def cel_one_of(rule: str, value: dict[str, Any]) -> bool:
+    assert ONE_OF_RULE.match(rule), f"no Python equivalent for CEL rule {rule!r}"
+    fields = re.findall(r"has\(self\.(\w+)\)", rule)
+    return sum(field in value for field in fields) == 1
+
+
+def rule_violations(node: dict[str, Any], value: Any, where: str = "") -> list[str]:
+    """The messages of every x-kubernetes-validations rule that `value` breaks."""
+    if not isinstance(value, dict):
+        return []
+    found = [f"{where or '<root>'}: {rule['message']}"
+             for rule in node.get("x-kubernetes-validations", [])
+             if not cel_one_of(rule["rule"], value)]
+    for name, child in node.get("properties", {}).items():
+        if name in value:
+            found += rule_violations(child, value[name], f"{where}.{name}")
+    return found
+
+
+def problems(obj: dict[str, Any]) -> list[str]:
+    validator = jsonschema.Draft7Validator(schema())
+    return [error.message for error in validator.iter_errors(obj)] + \
+        rule_violations(schema(), obj)
+
+
+def test_generated_files_are_up_to_date() -> None:
+    assert crdgen.verify() == 0, "run `make generate`"
+
+
+def test_verify_reports_a_stale_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stale = tmp_path / "crd.yaml"
+    stale.write_text("stale\n")
+    monkeypatch.setattr(crdgen, "CRD_PATH", stale)
+    outputs = crdgen.render_outputs()
+    assert stale in outputs
+    assert crdgen.verify() == 1
+
+
+def test_chart_crd_is_the_same_crd_behind_install_and_keep_switches() -> None:
+    chart = crdgen.CHART_CRD_PATH.read_text()
+    assert "{{- if .Values.crds.install }}" in chart and chart.rstrip().endswith("{{- end }}")
+    assert "{{- if .Values.crds.keep }}\n  annotations:\n    helm.sh/resource-policy: keep" in chart
+    plain = re.sub(r"^ *\{\{-[^}]*\}\}\n", "", chart, flags=re.MULTILINE).replace(
+        "  annotations:\n    helm.sh/resource-policy: keep\n", "")
+    assert yaml.safe_load(plain) == yaml.safe_load(crdgen.CRD_PATH.read_text())
+
+
+def assert_structural(node: dict[str, Any], where: str = "") -> None:
+    """Kubernetes' structural-schema rules that a pydantic schema could break."""
+    assert not {"$ref", "anyOf", "oneOf", "allOf", "$defs", "title"} & set(node), where
+    exempt = node.get("x-kubernetes-int-or-string") or node.get(
+        "x-kubernetes-preserve-unknown-fields")
+    assert "type" in node or exempt, f"{where}: no type"
+    assert not ("properties" in node and "additionalProperties" in node), where
+    for name, child in node.get("properties", {}).items():
+        assert_structural(child, f"{where}.{name}")
+    for key in ("items", "additionalProperties"):
+        if isinstance(node.get(key), dict):
+            assert_structural(node[key], f"{where}[{key}]")
+
+
+def test_schema_is_structural_and_declares_status() -> None:
+    root = schema()
+    assert_structural(root)
+    assert {"conditions", "observedGeneration", "url", "inboxSecret"} <= set(
+        root["properties"]["status"]["properties"])
+    version = yaml.safe_load(crdgen.CRD_PATH.read_text())["spec"]["versions"][0]
+    assert version["subresources"] == {"status": {}}
+    columns = [column["name"].upper() for column in version["additionalPrinterColumns"]]
+    assert columns == ["READY", "REASON", "TRIGGER", "URL", "AGE"]
+
+
+def test_every_field_is_documented() -> None:
+    def walk(node: dict[str, Any], where: str) -> None:
+        for name, child in node.get("properties", {}).items():
+            assert child.get("description"), f"{where}.{name} has no description"
+            walk(child, f"{where}.{name}")
+        if isinstance(node.get("items"), dict):
+            walk(node["items"], where + "[]")
+    walk(schema()["properties"]["spec"], "spec")
+
+
+def example_jobs() -> list[dict[str, Any]]:
+    docs = [doc for path in sorted((ROOT / "examples" / "k8s").glob("*.yaml"))
+            for doc in yaml.safe_load_all(path.read_text())]
+    return [doc for doc in docs if doc and doc.get("kind") == "OpenFnJob"]
+
+
+@pytest.mark.parametrize("job", example_jobs(), ids=lambda job: job["metadata"]["name"])
+def test_examples_are_valid(job: dict[str, Any]) -> None:
+    assert problems(job) == []
+
+
+def with_spec(**changes: Any) -> dict[str, Any]:
+    job = copy.deepcopy(VALID)
+    for key, value in changes.items():
+        if value is None:
+            job["spec"].pop(key, None)
+        else:
+            job["spec"][key] = value
+    return job
+
+
+INVALID = {
+    "job and jobFrom": (with_spec(jobFrom={"configMapKeyRef": {"name": "a", "key": "b"}}),
+                        "set exactly one of: job, jobFrom"),
+    "neither job nor jobFrom": (with_spec(job=None), "set exactly one of: job, jobFrom"),
+    "two triggers": (with_spec(trigger={"webhook": {}, "cron": {"schedule": "* * * * *"}}),
+                     "set exactly one of: webhook, cron, flow"),
+    "no trigger kind": (with_spec(trigger={}), "set exactly one of: webhook, cron, flow"),
+    "adaptor with a path": (with_spec(adaptor="../../evil"), "does not match"),
+    "adaptor with a shell": (with_spec(adaptor="@openfn/language-common;rm"), "does not match"),
+    "unknown concurrencyPolicy": (with_spec(trigger={"cron": {
+        "schedule": "* * * * *", "concurrencyPolicy": "Sometimes"}}), "is not one of"),
+    "flow on what": (with_spec(trigger={"flow": {"after": "a", "on": "maybe"}}), "is not one of"),
+    "cron without schedule": (with_spec(trigger={"cron": {}}), "'schedule' is a required"),
+    "no adaptor": (with_spec(adaptor=None), "'adaptor' is a required"),
+    "zero concurrency": (with_spec(concurrency=0), "less than the minimum"),
+}
+
+
+@pytest.mark.parametrize("name", INVALID)
+def test_invalid_jobs_are_rejected(name: str) -> None:
+    job, message = INVALID[name]
+    found = problems(job)
+    assert any(message in problem for problem in found), found
+
+
+@pytest.mark.parametrize("spec", [
+    {"trigger": {"cron": {"schedule": "*/5 * * * *", "timeZone": "Etc/UTC"}}},
+    {"trigger": {"flow": {"after": "upstream", "on": "success"}}},
+    {"trigger": {"webhook": {"filter": {"$.type": "order", "$.total": 3}}}},
+    {"adaptor": "@openfn/language-http@^7.2.0"},
+    {"resources": {"limits": {"cpu": 1, "memory": "256Mi"}}},
+])
+def test_valid_variants_are_accepted(spec: dict[str, Any]) -> None:
+    assert problems(with_spec(**spec)) == []
+
+
+@pytest.mark.parametrize("name", INVALID)
+def test_the_operator_models_agree_with_the_crd(name: str) -> None:
+    from pydantic import ValidationError
+
+    from osc_operator.api import parse_spec
+
+    with pytest.raises(ValidationError):
+        parse_spec(INVALID[name][0]["spec"])
