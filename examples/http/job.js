@@ -1,2 +1,3 @@
-// A language-http job: forward the payload to the service the credential points at.
-post('/records', { body: state => state.data });
+// A language-http job: forward the payload to the service the credential points at
+// (configuration.baseUrl).
+post('/records', state => state.data);

@@ -97,3 +97,18 @@ def _processes_using(path: str) -> list[str]:
         if path in text and "State:\tZ" not in status:
             found.append(text)
     return found
+
+
+def test_sync_true_answers_201_with_the_final_state(hello: RuntimeProcess) -> None:
+    with hello.client() as client:
+        answer = post_run(client, {"name": "Grace"}, sync="true")
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["status"] == "success"
+        assert answer.json()["final_state"]["data"]["greeting"] == "Hello, Grace!"
+
+
+def test_sync_true_answers_502_for_a_failing_job(behaviours: RuntimeProcess) -> None:
+    with behaviours.client() as client:
+        answer = post_run(client, {"action": "throw"}, sync="true")
+        assert answer.status_code == 502, answer.text
+        assert answer.json()["status"] == "failed" and "final_state" not in answer.json()
