@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from osc_runtime import npm
-from osc_runtime.settings import ADAPTOR_PATTERN, AdaptorInstall, Settings
+from osc_runtime.settings import ADAPTOR_PATTERN, AdaptorInstall, Settings, SettingsError
 
-log = logging.getLogger("osc.adaptors")
+log = logging.getLogger("osc_runtime.adaptors")
 
 INSTALL_MARKER = ".osc-installed.json"  # written into a version folder before it is renamed
 STAGING_PREFIX = ".installing-"
@@ -43,7 +43,7 @@ class AdaptorError(RuntimeError):
     """The adaptor cannot be found or installed; the message says why."""
 
 
-class AdaptorConfigError(AdaptorError):
+class AdaptorConfigError(AdaptorError, SettingsError):
     """OSC_ADAPTOR cannot work as set (not a package spec, or missing while installs are
     forbidden): a start-up error to stop on, not something to wait for."""
 
@@ -81,11 +81,21 @@ async def ensure_adaptor(settings: Settings) -> ResolvedAdaptor:
         log.info("adaptor %s ready (%s, %s)", found.spec, found.source, found.path)
         return found
     if settings.adaptor_install is AdaptorInstall.NEVER:
-        raise AdaptorConfigError(
-            f"OSC_ADAPTOR: {settings.adaptor} is not installed (looked in {settings.node_modules} "
-            f"and {adaptors_dir(settings)}) and OSC_ADAPTOR_INSTALL=never forbids installing it"
-        )
+        raise AdaptorConfigError(_missing(settings))
     return await install_adaptor(settings, name, wanted)
+
+
+def check_at_startup(settings: Settings) -> None:
+    """Stop start-up (AdaptorConfigError, one line naming OSC_ADAPTOR) on an adaptor setting that
+    cannot work: not a package spec, not semver, or missing while installs are forbidden.
+    Looks only at the disk; installing is left to ensure_adaptor, in the background."""
+    name, wanted = parse_adaptor(settings.adaptor)
+    try:
+        found = asyncio.run(find_adaptor(settings, name, wanted))
+    except npm.NpmError as error:
+        raise AdaptorConfigError(f"OSC_ADAPTOR: cannot check {settings.adaptor}: {error}") from None
+    if found is None and settings.adaptor_install is AdaptorInstall.NEVER:
+        raise AdaptorConfigError(_missing(settings))
 
 
 def parse_adaptor(spec: str) -> tuple[str, str | None]:
@@ -112,6 +122,13 @@ async def find_adaptor(settings: Settings, name: str, wanted: str | None) -> Res
     if best is None and wanted is not None and not await npm.valid_range(settings, wanted):
         raise AdaptorConfigError(f"OSC_ADAPTOR: {wanted!r} is not a semver version or range")
     return candidates.get(best) if best else None
+
+
+def _missing(settings: Settings) -> str:
+    return (
+        f"OSC_ADAPTOR: {settings.adaptor} is not installed (looked in {settings.node_modules} "
+        f"and {adaptors_dir(settings)}) and OSC_ADAPTOR_INSTALL=never forbids installing it"
+    )
 
 
 def _bundled(settings: Settings, name: str) -> ResolvedAdaptor | None:
@@ -203,8 +220,3 @@ def _remove_stale_staging(root: Path) -> None:
                 shutil.rmtree(folder, ignore_errors=True)
         except OSError:
             continue
-
-
-def run_sync(settings: Settings) -> ResolvedAdaptor:
-    """ensure_adaptor for callers outside an event loop (the install-adaptor subcommand)."""
-    return asyncio.run(ensure_adaptor(settings))

@@ -9,6 +9,7 @@ from types import FrameType
 
 import uvicorn
 
+from osc_runtime.adaptors import check_at_startup
 from osc_runtime.app import create_app
 from osc_runtime.logs import configure_logging
 from osc_runtime.settings import Settings, SettingsError, load
@@ -22,6 +23,7 @@ def main(argv: list[str]) -> int:
         raise SettingsError(f"serve takes no arguments (got {argv[0]!r}); use OSC_* variables")
     settings = load()
     check_data_dir(settings)
+    check_at_startup(settings)  # a bad OSC_ADAPTOR stops here; installing happens in the background
     configure_logging(settings.job_name)
     config = uvicorn.Config(
         create_app(settings), host=settings.host, port=settings.port, log_config=None,

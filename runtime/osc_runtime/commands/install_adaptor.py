@@ -1,9 +1,10 @@
-"""`python -m osc_runtime install-adaptor`: install OSC_ADAPTOR, then exit.
+"""Install the adaptor OSC_ADAPTOR names into OSC_ADAPTORS_DIR, then exit (init containers).
 
-The operator runs this in an init container (same image) with OSC_ADAPTORS_DIR on a shared
-emptyDir, so the runtime container starts with the adaptor already there and can keep a
-read-only root filesystem (it runs with OSC_ADAPTOR_INSTALL=never). It is the runtime's own code
-path: the same checks, the same npm command, the same folder layout.
+`python -m osc_runtime install-adaptor`: the operator runs this in an init container (same
+image) with OSC_ADAPTORS_DIR on a shared emptyDir, so the runtime container starts with the
+adaptor already there and can keep a read-only root filesystem (it runs with
+OSC_ADAPTOR_INSTALL=never). It is the runtime's own code path: the same checks, the same npm
+command, the same folder layout.
 
 Exit 0 when the adaptor is installed or already present; 1 with the reason (npm's message) as
 the last line on stderr otherwise.
@@ -31,7 +32,9 @@ _NOT_NEEDED = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str]) -> int:
+    if argv:
+        raise SettingsError(f"install-adaptor takes no arguments (got {argv[0]!r}); use OSC_*")
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         settings = load(**_NOT_NEEDED)
@@ -41,7 +44,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{resolved.spec} ({resolved.source}) at {resolved.path}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
