@@ -12,6 +12,7 @@ extended to behave like an API server where our tests depend on it:
   `?resourceVersion=`; lists carry kind, apiVersion and a resourceVersion;
 - `/api/v1` reports `groupVersion: v1`; errors use NotFound, AlreadyExists, Invalid;
 - objects posted with only `generateName` get a name (kopf posts every Event that way);
+- a Secret's `stringData` is stored base64-encoded in `data`;
 - `kubectl get` receives a Table with the CRD's printer columns.
 
 What it still lacks, so tests must not depend on it: garbage collection, controllers (no
@@ -24,6 +25,7 @@ so synchronous code, subprocesses (kopf, kubectl) and tests can all use it at on
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -211,6 +213,7 @@ class OscEmulator(KubernetesEmulator):
         body.update(apiVersion=_api_version(request.resource), kind=info.kind, metadata=meta)
         if "status" in info.subresources:
             body.pop("status", None)  # as an API server: status is written via /status only
+        _fold_string_data(body)
         if key in self._objects:
             self._objects[key].create(body)
         else:
@@ -224,6 +227,7 @@ class OscEmulator(KubernetesEmulator):
         content_type = request.headers.get("Content-Type", "application/merge-patch+json")
         patched = apply_patch(old, request.data, content_type, request.method.name)
         new = self._split_status(request, old, patched)
+        _fold_string_data(new)
         new["metadata"] = {**new.get("metadata", {}), **{
             field: old["metadata"][field] for field in ("uid", "creationTimestamp", "name")
             if field in old.get("metadata", {})}}
@@ -300,6 +304,14 @@ class OscEmulator(KubernetesEmulator):
         except (TimeoutError, ConnectionError, asyncio.CancelledError):
             pass
         return response
+
+
+def _fold_string_data(body: dict[str, Any]) -> None:
+    """As an API server does for Secrets: `stringData` is stored base64-encoded in `data`."""
+    if body.get("kind") == "Secret" and body.get("stringData"):
+        encoded = {key: base64.b64encode(str(value).encode()).decode()
+                   for key, value in body.pop("stringData").items()}
+        body["data"] = {**(body.get("data") or {}), **encoded}
 
 
 async def _send(response: Any, kind: str, obj: dict[str, Any]) -> None:
