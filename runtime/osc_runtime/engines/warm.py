@@ -27,8 +27,8 @@ from osc_runtime.runlog import RunLog
 from osc_runtime.scrub import Scrubber
 from osc_runtime.settings import Settings
 
-DEFAULT_MAX_RUNS = 1000
-DEFAULT_MAX_RSS_BYTES = 384 * 1024 * 1024
+DEFAULT_MAX_RUNS = 500
+DEFAULT_MAX_RSS_BYTES = 256 * 1024 * 1024
 RESPAWN_DELAYS = (0.5, 1, 2, 5, 10, 30)  # seconds between attempts to replace a worker
 
 logger = logging.getLogger(__name__)

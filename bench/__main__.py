@@ -1,0 +1,24 @@
+"""`python -m bench [p1 p2 p3 p4]`: run the benchmarks (all by default) and print the ratios."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = {"p1": "bench.p1_inbox", "p2": "bench.p2_dispatch", "p3": "bench.p3_warm",
+              "p4": "bench.p4_operator"}
+
+
+def main(names: list[str]) -> int:
+    summary = []
+    for name in names or list(BENCHMARKS):
+        result = importlib.import_module(BENCHMARKS[name]).main()
+        summary.append((name, result["target"], result["met"]))
+    print("\nSummary")
+    for name, target, met in summary:
+        print(f"  {name}: {'met' if met else 'MISSED'} (target {target})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
