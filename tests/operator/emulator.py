@@ -25,7 +25,6 @@ so synchronous code, subprocesses (kopf, kubectl) and tests can all use it at on
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import re
@@ -43,7 +42,8 @@ from kmock import KubernetesEmulator, ResourceInfo, Server, resource
 from kmock import method as method_enum
 from kmock._internal import apps, parsing, rendering
 
-from tests.operator.emulator_api import ApiError, EventLog, apply_patch, now, table
+from tests.operator.emulator_api import (ApiError, EventLog, api_version, apply_patch,
+                                         fold_string_data, now, selected, send, table, uid)
 
 BUILTIN_RESOURCES = {  # resource: (kind, namespaced, subresources, short names)
     "v1/namespaces": ("Namespace", False, set(), {"ns"}),
@@ -183,14 +183,14 @@ class OscEmulator(KubernetesEmulator):
     def _matches(self, request: Any, namespace: str | None, obj: dict[str, Any]) -> bool:
         if request.namespace is not None and namespace != request.namespace:
             return False
-        return _selected(obj, request.params)
+        return selected(obj, request.params)
 
     def _list(self, request: Any) -> dict[str, Any]:
         items = [obj.raw for (res, namespace, _), obj in self._objects.items()
                  if res == request.resource and not obj.deleted
                  and self._matches(request, namespace, obj.raw)]
         info = self._resources[request.resource]
-        return {"kind": f"{info.kind}List", "apiVersion": _api_version(request.resource),
+        return {"kind": f"{info.kind}List", "apiVersion": api_version(request.resource),
                 "metadata": {"resourceVersion": str(self.log.version)}, "items": items}
 
     # -- writes -------------------------------------------------------------------------------
@@ -206,14 +206,14 @@ class OscEmulator(KubernetesEmulator):
         if key in self._objects and not self._objects[key].deleted:
             raise ApiError(409, "AlreadyExists", f'{key[0].plural} "{key[2]}" already exists')
         info = self._resources[request.resource]
-        meta.update(uid=_uid(), creationTimestamp=now(), generation=1,
+        meta.update(uid=uid(), creationTimestamp=now(), generation=1,
                     resourceVersion=str(self.log.next()))
         if key[1] is not None:
             meta["namespace"] = key[1]
-        body.update(apiVersion=_api_version(request.resource), kind=info.kind, metadata=meta)
+        body.update(apiVersion=api_version(request.resource), kind=info.kind, metadata=meta)
         if "status" in info.subresources:
             body.pop("status", None)  # as an API server: status is written via /status only
-        _fold_string_data(body)
+        fold_string_data(body)
         if key in self._objects:
             self._objects[key].create(body)
         else:
@@ -227,7 +227,7 @@ class OscEmulator(KubernetesEmulator):
         content_type = request.headers.get("Content-Type", "application/merge-patch+json")
         patched = apply_patch(old, request.data, content_type, request.method.name)
         new = self._split_status(request, old, patched)
-        _fold_string_data(new)
+        fold_string_data(new)
         new["metadata"] = {**new.get("metadata", {}), **{
             field: old["metadata"][field] for field in ("uid", "creationTimestamp", "name")
             if field in old.get("metadata", {})}}
@@ -297,50 +297,13 @@ class OscEmulator(KubernetesEmulator):
         try:
             async with asyncio.timeout(timeout):
                 for kind, obj in replay:
-                    await _send(response, kind, obj)
+                    await send(response, kind, obj)
                 async for key, kind, obj in self.log.follow(position):
                     if key[0] == request.resource and self._matches(request, key[1], obj):
-                        await _send(response, kind, obj)
+                        await send(response, kind, obj)
         except (TimeoutError, ConnectionError, asyncio.CancelledError):
             pass
         return response
-
-
-def _fold_string_data(body: dict[str, Any]) -> None:
-    """As an API server does for Secrets: `stringData` is stored base64-encoded in `data`."""
-    if body.get("kind") == "Secret" and body.get("stringData"):
-        encoded = {key: base64.b64encode(str(value).encode()).decode()
-                   for key, value in body.pop("stringData").items()}
-        body["data"] = {**(body.get("data") or {}), **encoded}
-
-
-async def _send(response: Any, kind: str, obj: dict[str, Any]) -> None:
-    await response.write(json.dumps({"type": kind, "object": obj}).encode() + b"\n")
-
-
-def _selected(obj: dict[str, Any], params: dict[str, str]) -> bool:
-    """Equality-only label and field selectors (all that kopf and our tests send)."""
-    meta = obj.get("metadata", {})
-    for term in filter(None, params.get("labelSelector", "").split(",")):
-        label, _, value = term.partition("=")
-        if meta.get("labels", {}).get(label) != value.lstrip("="):
-            return False
-    fields = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace")}
-    for term in filter(None, params.get("fieldSelector", "").split(",")):
-        field, _, value = term.partition("=")
-        if fields.get(field) != value.lstrip("="):
-            return False
-    return True
-
-
-def _api_version(res: Any) -> str:
-    return f"{res.group}/{res.version}" if res.group else res.version
-
-
-def _uid() -> str:
-    import uuid
-
-    return str(uuid.uuid4())
 
 
 ROOT = Path(__file__).resolve().parents[2]

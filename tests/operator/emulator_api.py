@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
+import json
+import uuid
 import datetime
 import re
 from collections.abc import AsyncIterator
@@ -141,3 +144,38 @@ def _age(timestamp: str) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{max(seconds, 0)}s"
+
+
+def fold_string_data(body: dict[str, Any]) -> None:
+    """As an API server does for Secrets: `stringData` is stored base64-encoded in `data`."""
+    if body.get("kind") == "Secret" and body.get("stringData"):
+        encoded = {key: base64.b64encode(str(value).encode()).decode()
+                   for key, value in body.pop("stringData").items()}
+        body["data"] = {**(body.get("data") or {}), **encoded}
+
+
+async def send(response: Any, kind: str, obj: dict[str, Any]) -> None:
+    await response.write(json.dumps({"type": kind, "object": obj}).encode() + b"\n")
+
+
+def selected(obj: dict[str, Any], params: dict[str, str]) -> bool:
+    """Equality-only label and field selectors (all that kopf and our tests send)."""
+    meta = obj.get("metadata", {})
+    for term in filter(None, params.get("labelSelector", "").split(",")):
+        label, _, value = term.partition("=")
+        if meta.get("labels", {}).get(label) != value.lstrip("="):
+            return False
+    fields = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace")}
+    for term in filter(None, params.get("fieldSelector", "").split(",")):
+        field, _, value = term.partition("=")
+        if fields.get(field) != value.lstrip("="):
+            return False
+    return True
+
+
+def api_version(res: Any) -> str:
+    return f"{res.group}/{res.version}" if res.group else res.version
+
+
+def uid() -> str:
+    return str(uuid.uuid4())
