@@ -80,6 +80,8 @@ def _apt(*packages: str) -> Callable[[], None]:
 INSTALLERS: dict[str, Installer] = {
     "helm": Installer(("helm", "kubectl"), _install_kubectl_layer),
     "shellcheck": Installer(("shellcheck",), _apt("shellcheck")),
+    # the run console's browser test drives Debian's chromium with Playwright (no browser download)
+    "chromium": Installer(("chromium",), _apt("chromium")),
     # podman builds and runs the images without a Docker engine (tests/images)
     "podman": Installer(
         ("podman", "buildah", "debootstrap", "runc"),

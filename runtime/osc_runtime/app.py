@@ -15,11 +15,12 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from osc_runtime.adaptors import AdaptorError, ensure_adaptor
-from osc_runtime.api import health, inbox, runs
+from osc_runtime.api import console, health, inbox, runs
 from osc_runtime.api.deps import Readiness, Runtime
 from osc_runtime.api.errors import install_error_handlers
 from osc_runtime.dispatcher import Dispatcher
 from osc_runtime.engines import Engine, make_engine
+from osc_runtime.retention import sweep_forever
 from osc_runtime.settings import Settings
 from osc_runtime.store import Clock, RunStore
 
@@ -32,12 +33,16 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> FastAPI:
         runtime = open_runtime(settings, clock)
         app.state.runtime = runtime
         engines: list[Engine] = []
-        preparing = asyncio.create_task(prepare_engine(runtime, engines))
+        background = [
+            asyncio.create_task(prepare_engine(runtime, engines)),
+            asyncio.create_task(sweep_forever(runtime.store, runtime.dispatcher.logs_dir, settings)),
+        ]
         try:
             yield
         finally:
-            preparing.cancel()
-            await asyncio.gather(preparing, return_exceptions=True)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             runtime.draining = True
             await runtime.dispatcher.drain(settings.shutdown_grace_seconds)
             for engine in engines:
@@ -47,7 +52,7 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> FastAPI:
     app = FastAPI(title="osc runtime", version="0.1.0", lifespan=lifespan,
                   description=f"The service of the OpenFn job `{settings.job_name}`.")
     install_error_handlers(app)
-    for router in (inbox.router, runs.router, health.router):
+    for router in (inbox.router, runs.router, health.router, console.router):
         app.include_router(router)
     return app
 
