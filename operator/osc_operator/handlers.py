@@ -7,13 +7,14 @@ from typing import Any
 
 import kopf
 
-from osc_operator import api, kube, render
+from osc_operator import adaptor_install, api, kube, render
 from osc_operator.reconcile import InvalidSpec, MissingReference, reconcile
 from osc_operator.settings import OperatorSettings
 
 JOBS = (api.GROUP, api.VERSION, api.PLURAL)
 RETRY_MISSING_SECONDS = 30
-FOLLOWED_REASONS = ("Progressing", "Available")  # Ready states that track the Deployment
+# Ready states that track the Deployment (a failed adaptor install clears once it is available)
+FOLLOWED_REASONS = ("Progressing", "Available", adaptor_install.FAILED_REASON)
 MANAGED = {"app.kubernetes.io/managed-by": "osc-operator"}
 
 
@@ -50,8 +51,12 @@ def run(memo: kopf.Memo, body: dict[str, Any]) -> None:
         raise kopf.TemporaryError(str(error), delay=RETRY_MISSING_SECONDS) from None
     for change in outcome.changes:
         kopf.info(body, reason=change.rsplit(" ", 1)[-1].capitalize(), message=change)
+    failure = None if outcome.available else adaptor_install.find_install_failure(
+        memo.kube, body, render.selector_labels(body["metadata"]["name"]))
     if outcome.available:
         _report(memo, body, "True", "Available", "the job's Deployment is available", previous)
+    elif failure:
+        _report(memo, body, "False", adaptor_install.FAILED_REASON, failure, previous, failed=True)
     else:
         _report(memo, body, "False", "Progressing", "waiting for the Deployment to be "
                 "available", previous)
@@ -142,3 +147,23 @@ def deployment_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: An
     else:
         _report(memo, job, "False", "Progressing", "waiting for the Deployment to be available",
                 status.get("conditions"))
+
+
+@kopf.on.event("", "v1", "pods", labels={**MANAGED, "app.kubernetes.io/component": "job-runtime"})
+def pod_changed(body: kopf.Body, namespace: str, labels: kopf.Labels, memo: kopf.Memo,
+                **_: Any) -> None:
+    """A runtime pod whose adaptor init container failed: Ready=False AdaptorInstallFailed."""
+    owner = labels.get("app.kubernetes.io/instance")
+    job = kube.get_job(memo.kube, namespace, owner) if owner else None
+    adaptor = ((job or {}).get("spec") or {}).get("adaptor", "")
+    failure = adaptor_install.install_failure(dict(body), adaptor) if job else None
+    if failure is None:
+        return
+    status = job.get("status") or {}
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    current = status.get("observedGeneration") == job["metadata"].get("generation")
+    if not current or not ready or ready.get("reason") not in FOLLOWED_REASONS:
+        return  # a reconcile is due, or the job is blocked for a reason of its own
+    if (ready.get("reason"), ready.get("message")) != (adaptor_install.FAILED_REASON, failure):
+        _report(memo, job, "False", adaptor_install.FAILED_REASON, failure,
+                status.get("conditions"), failed=True)

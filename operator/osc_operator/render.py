@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from osc_operator import adaptor_install
 from osc_operator.api import OpenFnJobSpec
 
 PORT = 8080
@@ -124,6 +125,8 @@ def render_deployment(name: str, namespace: str, spec: OpenFnJobSpec, *, image: 
         "containers": [_runtime_container(name, spec, spec.image or image)],
         "volumes": _volumes(name, spec),
     }
+    adaptor_install.add_init_container(pod_spec, spec.adaptor, spec.image or image,
+                                       container_security_context())
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": _metadata(name, namespace, name),

@@ -60,7 +60,8 @@ def _environment(home: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     environment = {key: value for key, value in os.environ.items() if not key.startswith("OSC_")}
     environment["HOME"] = str(home)
-    environment.setdefault("npm_config_cache", str(home / "cache"))
+    if not any(key.lower() == "npm_config_cache" for key in environment):  # a chosen cache stays
+        environment["npm_config_cache"] = str(home / "cache")
     environment["npm_config_update_notifier"] = "false"
     return environment
 

@@ -1,0 +1,151 @@
+"""The adaptor init container: run any adaptor, at any version, without building an image.
+
+The runtime image bundles the packages of package.json (`BUNDLED`, generated from it). An
+OpenFnJob naming anything else gets an init container in its pods: the same runtime image
+running `python -m osc_runtime install-adaptor`, which npm-installs the adaptor into an emptyDir
+shared with the runtime container. The runtime container then finds it there (installs
+forbidden), so it keeps a read-only root filesystem and starts ready. When the init container
+fails, its last log line (npm's message) becomes `Ready=False, reason AdaptorInstallFailed`.
+
+`python -m osc_operator.adaptor_install write|verify` regenerates / checks `bundled_adaptors.py`
+(`make generate` / `make verify`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from osc_operator import kube
+from osc_operator.bundled_adaptors import BUNDLED
+
+INIT_CONTAINER = "install-adaptor"
+VOLUME = "adaptors"
+ADAPTORS_DIR = "/var/lib/osc-adaptors"
+FAILED_REASON = "AdaptorInstallFailed"
+# What npm needs from the user's `env` to reach a private registry or mirror.
+NPM_ENV = re.compile(r"^(OSC_NPM_.*|npm_config_.*|NPM_CONFIG_.*|NODE_EXTRA_CA_CERTS|"
+                     r"(HTTPS?|NO)_PROXY|(https?|no)_proxy)$")
+PACKAGE_JSON = Path(__file__).resolve().parents[2] / "package.json"
+GENERATED = Path(__file__).resolve().parent / "bundled_adaptors.py"
+
+
+def needs_install(adaptor: str) -> bool:
+    """Whether the runtime image lacks `adaptor`. A range is not evaluated here: anything but
+    no version or the bundled version exactly gets the init container, which finds a bundled
+    version that satisfies the range and exits at once."""
+    name, version = _split(adaptor)
+    bundled = BUNDLED.get(name)
+    return bundled is None or version.strip() not in ("", bundled)
+
+
+def _split(adaptor: str) -> tuple[str, str]:
+    at = adaptor.find("@", 1)  # a scope's leading `@` is part of the name
+    return (adaptor, "") if at < 0 else (adaptor[:at], adaptor[at + 1:])
+
+
+def add_init_container(pod_spec: dict[str, Any], adaptor: str, image: str,
+                       security_context: dict[str, Any]) -> None:
+    """When `adaptor` is not bundled: the init container, the shared emptyDir, and the runtime
+    container told to find the adaptor there and never to install (pod_spec is changed)."""
+    if not needs_install(adaptor):
+        return
+    runtime = pod_spec["containers"][0]
+    passed = [var for var in runtime.get("env", []) if NPM_ENV.match(var["name"])]
+    init: dict[str, Any] = {
+        "name": INIT_CONTAINER, "image": image,
+        "command": ["python", "-m", "osc_runtime", INIT_CONTAINER],
+        "env": [{"name": "OSC_ADAPTOR", "value": adaptor},
+                {"name": "OSC_ADAPTORS_DIR", "value": ADAPTORS_DIR}, *passed],
+        "volumeMounts": [{"name": VOLUME, "mountPath": ADAPTORS_DIR},
+                         {"name": "tmp", "mountPath": "/tmp"}],
+        "securityContext": security_context,
+        # npm's message is the last log line: Kubernetes keeps it in the container's status.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    if "resources" in runtime:
+        init["resources"] = runtime["resources"]
+    pod_spec["initContainers"] = [init]
+    pod_spec["volumes"].append({"name": VOLUME, "emptyDir": {}})
+    runtime["volumeMounts"].append({"name": VOLUME, "mountPath": ADAPTORS_DIR, "readOnly": True})
+    at = next(i for i, var in enumerate(runtime["env"]) if var["name"] == "OSC_ADAPTOR") + 1
+    runtime["env"][at:at] = [{"name": "OSC_ADAPTORS_DIR", "value": ADAPTORS_DIR},
+                             {"name": "OSC_ADAPTOR_INSTALL", "value": "never"}]
+
+
+def install_failure(pod: dict[str, Any], adaptor: str) -> str | None:
+    """npm's message when this pod's install of `adaptor` failed (pods installing another
+    adaptor, from an older spec, do not count); None when it did not fail (yet)."""
+    init = next((c for c in pod.get("spec", {}).get("initContainers") or []
+                 if c.get("name") == INIT_CONTAINER), None)
+    asked = {var.get("name"): var.get("value") for var in (init or {}).get("env") or []}
+    if asked.get("OSC_ADAPTOR") != adaptor:
+        return None
+    for status in pod.get("status", {}).get("initContainerStatuses") or []:
+        if status.get("name") != INIT_CONTAINER:
+            continue
+        current = (status.get("state") or {}).get("terminated")
+        if current and current.get("exitCode") == 0:
+            return None  # installed, whatever an earlier attempt said
+        for state in (status.get("state"), status.get("lastState")):
+            terminated = (state or {}).get("terminated")
+            if terminated and terminated.get("exitCode", 0) != 0:
+                return _describe(terminated)
+    return None
+
+
+def _describe(terminated: dict[str, Any]) -> str:
+    lines = [line.strip() for line in (terminated.get("message") or "").splitlines()]
+    last = next((line for line in reversed(lines) if line), "")
+    if last:
+        return last.removeprefix(f"{INIT_CONTAINER}: ")
+    return (f"the {INIT_CONTAINER} init container exited with code "
+            f"{terminated.get('exitCode')} ({terminated.get('reason') or 'Error'})")
+
+
+def find_install_failure(client: kube.Kube, body: dict[str, Any], selector: dict[str, str]) -> str | None:
+    """npm's message from any pod of this OpenFnJob whose adaptor install failed."""
+    meta, adaptor = body["metadata"], (body.get("spec") or {}).get("adaptor", "")
+    if not needs_install(adaptor):
+        return None
+    labels = ",".join(f"{key}={value}" for key, value in selector.items())
+    query = urllib.parse.urlencode({"labelSelector": labels})
+    try:
+        pods = client.request("GET", f"/api/v1/namespaces/{meta['namespace']}/pods?{query}")
+    except kube.KubeError:
+        return None  # pods are read only to explain a failure: never fail a reconcile on them
+    failures = (install_failure(pod, adaptor) for pod in pods.get("items") or [])
+    return next((failure for failure in failures if failure), None)
+
+
+def render_bundled(package_json: Path = PACKAGE_JSON) -> str:
+    dependencies = json.loads(package_json.read_text())["dependencies"]
+    entries = "".join(f"    {json.dumps(name)}: {json.dumps(version)},\n"
+                      for name, version in sorted(dependencies.items()))
+    return (
+        '"""The packages the runtime image bundles: package.json\'s dependencies.\n\n'
+        "Generated from package.json by `make generate`; `make verify` fails when it is stale.\n"
+        '"""\n\nBUNDLED = {\n' + entries + "}\n"
+    )
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else ""
+    if command == "write":
+        GENERATED.write_text(render_bundled())
+        return 0
+    if command == "verify":
+        if GENERATED.read_text() == render_bundled():
+            return 0
+        print(f"{GENERATED.name} is stale: run `make generate`", file=sys.stderr)
+        return 1
+    print("usage: python -m osc_operator.adaptor_install write|verify", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

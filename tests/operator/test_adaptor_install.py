@@ -1,0 +1,199 @@
+"""The adaptor init container: rendered only when the runtime image lacks the adaptor, and its
+failure reported as Ready=False AdaptorInstallFailed — by kopf against the Kubernetes emulator.
+
+The emulator runs no pods: a test writes the pod status the kubelet would write.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from osc_operator import adaptor_install, render
+from osc_operator.api import parse_spec
+from tests.operator.emulator import RunningEmulator, kube_emulator  # noqa: F401 (fixture)
+
+ROOT = Path(__file__).resolve().parents[2]
+NS = "default"
+JOBS = f"/apis/osc.openfn.org/v1alpha1/namespaces/{NS}/openfnjobs"
+DEPLOYMENTS = f"/apis/apps/v1/namespaces/{NS}/deployments"
+PODS = f"/api/v1/namespaces/{NS}/pods"
+OLDER = "@openfn/language-http@6.4.3"
+NPM_SAYS = ("npm could not install @openfn/language-http@6.4.3: code ECONNREFUSED; FetchError: "
+            "request to http://registry.internal/ failed")
+
+
+def spec_for(adaptor: str, **extra: Any) -> dict[str, Any]:
+    return {"job": "fn(state => state);", "adaptor": adaptor, "trigger": {"webhook": {}}, **extra}
+
+
+def pod_spec(adaptor: str, **extra: Any) -> dict[str, Any]:
+    deployment = render.render_deployment("demo", NS, parse_spec(spec_for(adaptor, **extra)),
+                                          image="osc-runtime:test",
+                                          checksums=render.Checksums(job="x"))
+    kubernetes_validate.validate(deployment, "1.37.0", strict=True)
+    return deployment["spec"]["template"]["spec"]
+
+
+def env_of(container: dict[str, Any]) -> dict[str, str | None]:
+    return {var["name"]: var.get("value") for var in container["env"]}
+
+
+@pytest.mark.parametrize("adaptor", ["@openfn/language-common", "@openfn/language-common@3.3.4",
+                                     "@openfn/language-http@7.2.10"])
+def test_a_bundled_adaptor_needs_no_init_container(adaptor):
+    pod = pod_spec(adaptor)
+    assert "initContainers" not in pod
+    assert "OSC_ADAPTOR_INSTALL" not in env_of(pod["containers"][0])
+
+
+@pytest.mark.parametrize("adaptor", [OLDER, "@openfn/language-http@^6", "@openfn/language-dhis2"])
+def test_another_adaptor_is_installed_by_an_init_container(adaptor):
+    pod = pod_spec(adaptor, env=[{"name": "OSC_NPM_REGISTRY", "value": "https://npm.internal/"},
+                                 {"name": "OSC_LOG_JOB_OUTPUT", "value": "true"}])
+    [init], [runtime] = pod["initContainers"], pod["containers"]
+    assert init["image"] == runtime["image"] == "osc-runtime:test"
+    assert init["command"] == ["python", "-m", "osc_runtime", "install-adaptor"]
+    assert env_of(init) == {"OSC_ADAPTOR": adaptor, "OSC_ADAPTORS_DIR": "/var/lib/osc-adaptors",
+                            "OSC_NPM_REGISTRY": "https://npm.internal/"}
+    runtime_env = env_of(runtime)
+    assert runtime_env["OSC_ADAPTORS_DIR"] == "/var/lib/osc-adaptors"
+    assert runtime_env["OSC_ADAPTOR_INSTALL"] == "never"
+    # The same restricted context; the shared folder is written by the init container only.
+    assert init["securityContext"] == runtime["securityContext"]
+    assert init["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert volumes["adaptors"] == {"name": "adaptors", "emptyDir": {}}
+    init_mounts = {m["mountPath"]: m for m in init["volumeMounts"]}
+    runtime_mounts = {m["mountPath"]: m for m in runtime["volumeMounts"]}
+    assert init_mounts["/var/lib/osc-adaptors"]["name"] == "adaptors"
+    assert not init_mounts["/var/lib/osc-adaptors"].get("readOnly")
+    assert runtime_mounts["/var/lib/osc-adaptors"] == {
+        "name": "adaptors", "mountPath": "/var/lib/osc-adaptors", "readOnly": True}
+
+
+def test_the_bundled_set_is_package_json():
+    done = subprocess.run([sys.executable, "-m", "osc_operator.adaptor_install", "verify"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def failed_status(message: str, adaptor_state: str = "lastState") -> dict[str, Any]:
+    """What the kubelet writes for an init container in CrashLoopBackOff."""
+    terminated = {"exitCode": 1, "reason": "Error", "message": message}
+    states = {"state": {"waiting": {"reason": "CrashLoopBackOff"}}, adaptor_state: {
+        "terminated": terminated}}
+    return {"phase": "Pending", "initContainerStatuses": [{
+        "name": "install-adaptor", "ready": False, "restartCount": 2,
+        "image": "osc-runtime:test", "imageID": "", **states}]}
+
+
+def test_the_failure_read_from_a_pod_is_npm_s_last_line():
+    spec = {"initContainers": [{"name": "install-adaptor", "env": [
+        {"name": "OSC_ADAPTOR", "value": OLDER}]}]}
+    message = f"installing adaptor {OLDER}\ninstall-adaptor: {NPM_SAYS}\n"
+    pod = {"spec": spec, "status": failed_status(message)}
+    assert adaptor_install.install_failure(pod, OLDER) == NPM_SAYS
+    assert adaptor_install.install_failure(pod, "@openfn/language-http@6.4.0") is None  # older spec
+    pod["status"]["initContainerStatuses"][0]["state"] = {"terminated": {"exitCode": 0}}
+    assert adaptor_install.install_failure(pod, OLDER) is None  # a later attempt succeeded
+
+
+# ---- against the emulator -----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def operator(kube_emulator: RunningEmulator) -> Iterator[Path]:  # noqa: F811
+    log_path = kube_emulator.workdir / "operator.log"
+    env = {**kube_emulator.env(), "OSC_OPERATOR_WATCH_NAMESPACES": NS,
+           "OSC_OPERATOR_HEALTH_PORT": str(free_port())}
+    with log_path.open("w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "osc_operator"], env=env, cwd=ROOT,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    yield log_path
+    process.terminate()
+    process.wait(30)
+
+
+def wait_for(check: Callable[[], Any], what: str, log: Path, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; operator log:\n{log.read_text()[-3000:]}")
+
+
+def call(kube: RunningEmulator, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    status, answer = kube.request(method, path, body, "application/merge-patch+json"
+                                  if method == "PATCH" else "application/json")
+    assert status in (200, 201), answer
+    return answer
+
+
+def ready(kube: RunningEmulator, name: str) -> dict[str, Any]:
+    _, job = kube.request("GET", f"{JOBS}/{name}")
+    return next((c for c in (job.get("status") or {}).get("conditions") or []
+                 if c["type"] == "Ready"), {})
+
+
+def create_job(kube: RunningEmulator, log: Path, name: str, adaptor: str) -> dict[str, Any]:
+    call(kube, "POST", JOBS, {"apiVersion": "osc.openfn.org/v1alpha1", "kind": "OpenFnJob",
+                              "metadata": {"name": name}, "spec": spec_for(adaptor)})
+    wait_for(lambda: ready(kube, name).get("reason") == "Progressing", f"{name} Progressing", log)
+    return call(kube, "GET", f"{DEPLOYMENTS}/{name}")
+
+
+def test_the_operator_adds_the_init_container_only_when_needed(kube_emulator, operator):  # noqa
+    bundled = create_job(kube_emulator, operator, "bundled", "@openfn/language-http@7.2.10")
+    assert "initContainers" not in bundled["spec"]["template"]["spec"]
+    older = create_job(kube_emulator, operator, "older", OLDER)
+    [init] = older["spec"]["template"]["spec"]["initContainers"]
+    assert env_of(init)["OSC_ADAPTOR"] == OLDER
+
+
+def test_a_failed_install_makes_the_job_not_ready_with_npm_s_message(kube_emulator, operator):  # noqa
+    deployment = call(kube_emulator, "GET", f"{DEPLOYMENTS}/older")
+    template = deployment["spec"]["template"]
+    pod = {"metadata": {"name": "older-7d9f-abcde", "labels": template["metadata"]["labels"]},
+           "spec": template["spec"]}
+    call(kube_emulator, "POST", PODS, pod)
+    message = f"installing adaptor {OLDER}\ninstall-adaptor: {NPM_SAYS}"
+    call(kube_emulator, "PATCH", f"{PODS}/older-7d9f-abcde/status",
+         {"status": failed_status(message)})
+    condition = wait_for(lambda: (c := ready(kube_emulator, "older"))["reason"]
+                         == "AdaptorInstallFailed" and c, "AdaptorInstallFailed", operator)
+    assert (condition["status"], condition["message"]) == ("False", NPM_SAYS)
+    # A reconcile (a spec change) keeps the reason while the pod still fails.
+    call(kube_emulator, "PATCH", f"{JOBS}/older", {"spec": {"concurrency": 3}})
+    wait_for(lambda: call(kube_emulator, "GET", f"{JOBS}/older")["status"]["observedGeneration"]
+             == 2, "the spec change reconciled", operator)
+    assert ready(kube_emulator, "older")["reason"] == "AdaptorInstallFailed"
+
+
+def test_the_job_becomes_ready_once_the_install_succeeds(kube_emulator, operator):  # noqa
+    wait_for(lambda: ready(kube_emulator, "older").get("reason") == "AdaptorInstallFailed",
+             "the failure reported", operator)
+    deployment = call(kube_emulator, "GET", f"{DEPLOYMENTS}/older")
+    call(kube_emulator, "PATCH", f"{DEPLOYMENTS}/older/status", {"status": {
+        "observedGeneration": deployment["metadata"]["generation"], "replicas": 1,
+        "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1,
+        "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicas"}]}})
+    condition = wait_for(lambda: (c := ready(kube_emulator, "older"))["status"] == "True" and c,
+                         "Ready=True", operator)
+    assert condition["reason"] == "Available"
