@@ -238,6 +238,22 @@ class RunStore:
         """Runs left `running` by a previous process (call before any worker starts)."""
         return self.list(statuses=[Status.RUNNING], limit=1_000_000)
 
+    def delete_finished(self, *, older_than: float, keep_newest: int) -> list[str]:
+        """Delete finished runs created before `older_than` or not among the newest
+        `keep_newest` runs; return their ids."""
+        finished = ",".join("?" * len(FINISHED))
+        with self._transaction() as db:
+            newest = db.execute("SELECT seq FROM runs ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                                (keep_newest - 1,)).fetchone()
+            floor = newest[0] if newest else 0
+            rows = db.execute(
+                f"SELECT run_id FROM runs WHERE status IN ({finished})"
+                " AND (created_at < ? OR seq < ?)", (*FINISHED, older_than, floor),
+            ).fetchall()
+            ids = [row[0] for row in rows]
+            db.executemany("DELETE FROM runs WHERE run_id = ?", [(run_id,) for run_id in ids])
+        return ids
+
     def check_writable(self) -> None:
         with self._transaction() as db:
             db.execute("CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, at REAL)")

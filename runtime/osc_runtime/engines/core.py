@@ -39,6 +39,9 @@ class CoreRunner:
             raise RuntimeError(f"OpenFn core is not installed at {self.core_bin}")
         self.work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.work_dir.chmod(0o700)
+        # A runtime killed mid-run leaves state files (with the credential) behind: remove them.
+        for leftover in [*self.work_dir.glob("*.state.json"), *self.work_dir.glob("*.out.json")]:
+            leftover.unlink(missing_ok=True)
         self.job_file.write_text(self.settings.job_code(), encoding="utf-8")
 
     async def close(self) -> None:
