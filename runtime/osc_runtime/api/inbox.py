@@ -21,6 +21,7 @@ BODY_SCHEMA = {
     "content": {"application/json": {"schema": {"type": ["object", "array"]}}},
 }
 TRIGGER_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
+UPSTREAM_PATTERN = r"^[A-Za-z0-9._-]+/[0-9a-f]{32}$"  # <upstream job>/<run id>
 
 
 @router.post("/inbox", status_code=202, dependencies=[Authenticated],
@@ -31,6 +32,7 @@ async def accept(
     sync: Annotated[bool | None, Query(description="Wait for the run (default: OSC_ENDPOINT_STYLE)")] = None,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
     x_osc_trigger: Annotated[str | None, Header(pattern=TRIGGER_PATTERN)] = None,
+    x_osc_upstream: Annotated[str | None, Header(max_length=300, pattern=UPSTREAM_PATTERN)] = None,
 ) -> JSONResponse:
     if runtime.draining:
         raise HTTPException(503, "the service is shutting down; retry shortly",
@@ -41,6 +43,8 @@ async def accept(
         payload = parse_payload(raw)
     except PayloadError as error:
         raise HTTPException(400, str(error)) from None
+    if (unmatched := request.app.state.message_filter.mismatch(payload)) is not None:
+        return _not_matched(request, unmatched)
     if runtime.store.count(Status.QUEUED) >= runtime.settings.max_queued:
         raise HTTPException(429, "too many runs are waiting; retry later",
                             headers={"Retry-After": "10"})
@@ -49,10 +53,18 @@ async def accept(
         raise HTTPException(409, "this Idempotency-Key was already used with a different body")
     if verdict == 200:  # the same key and body again: the earlier run, nothing new
         return _answer(run, 200)
+    runtime.dispatcher.events.accepted(run, x_osc_upstream)
     runtime.dispatcher.wake()
     if sync if sync is not None else runtime.settings.endpoint_style is EndpointStyle.SYNC:
         return await _wait(runtime, run)
     return _answer(run, 202)
+
+
+def _not_matched(request: Request, path: str) -> JSONResponse:
+    """OSC_FILTER said no: not an error, so 200, and no run."""
+    request.app.state.metrics.filtered.inc()
+    return JSONResponse({"matched": False, "run_id": None,
+                         "reason": f"the body does not match the filter at {path!r}"}, 200)
 
 
 def _require_json(request: Request) -> None:
@@ -79,7 +91,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
 def _store(runtime: Runtime, payload: object, key: str | None, trigger: str) -> tuple[Run, int]:
     """The run and the answer's status: 202 new, 200 a repeat (same key and body), 409 a clash."""
     text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    digest = hashlib.sha256(text.encode()).hexdigest()
+    # The same JSON value counts as the same body, whatever its key order or spacing.
+    canonical = json.dumps(payload, separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
     since = runtime.store.clock() - runtime.settings.idempotency_window_seconds
     run, created = runtime.store.add(text, trigger=trigger, body_sha256=digest,
                                      idempotency_key=key, keys_since=since)
