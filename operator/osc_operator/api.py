@@ -7,10 +7,13 @@ a valid OpenFnJob is. Field descriptions become `kubectl explain openfnjob.spec`
 
 from __future__ import annotations
 
+import re
+import zoneinfo
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 GROUP = "osc.openfn.org"
@@ -31,6 +34,15 @@ DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 CONFIG_KEY = r"^[-._a-zA-Z0-9]+$"
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+# What a Kubernetes CronJob accepts: five fields (numbers, ranges, steps, lists, `*`, `?`,
+# three-letter month/day names) or one of the standard macros. The operator also parses the
+# schedule with croniter, which catches what a pattern cannot (`61 * * * *`).
+_CRON_ITEM = r"(\*|\?|[0-9]+(-[0-9]+)?|[A-Za-z]{3}(-[A-Za-z]{3})?)(/[0-9]+)?"
+_CRON_FIELD = rf"{_CRON_ITEM}(,{_CRON_ITEM})*"
+CRON_MACROS = ("yearly", "annually", "monthly", "weekly", "daily", "midnight", "hourly")
+CRON_PATTERN = (rf"^(@({'|'.join(CRON_MACROS)})|{_CRON_FIELD}( +{_CRON_FIELD}){{4}})$")
+# An IANA time zone name (`Europe/Berlin`, `Etc/GMT+5`, `UTC`); the operator checks it exists.
+TIME_ZONE_PATTERN = r"^[A-Za-z][-+_A-Za-z0-9]*(/[-+_A-Za-z0-9]+)*$"
 
 
 def exactly_one_of(*fields: str) -> dict[str, str]:
@@ -80,7 +92,9 @@ class WebhookTrigger(Model):
         None, description="A key of your own Secret holding the inbox API key. Without it the "
         "operator generates a random key in the Secret `<name>-inbox` (key `api-key`).")
     filter: dict[str, Any] | None = Field(
-        None, description="Reserved: JSON path → expected value; only matching bodies run.",
+        None, description="Message filter: JSON path (`data.status`, `$.a.b`, `items[0].id`) → "
+        "expected JSON value. Only bodies matching every entry start a run; others are "
+        "answered 200 `{\"matched\": false}`.",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
 
 
@@ -91,16 +105,53 @@ class ConcurrencyPolicy(StrEnum):
 
 
 class CronTrigger(Model):
-    schedule: str = Field(description="Cron schedule, e.g. `*/5 * * * *`.", min_length=1)
-    time_zone: str | None = Field(None, description="IANA time zone, e.g. `Europe/Berlin`.")
+    schedule: str = Field(
+        description="Cron schedule: five fields (`*/5 * * * *`) or a macro (`@hourly`, "
+        "`@daily`, `@weekly`, `@monthly`, `@yearly`).", min_length=1, max_length=200,
+        json_schema_extra={"pattern": CRON_PATTERN})
+    time_zone: str | None = Field(
+        None, description="IANA time zone of the schedule, e.g. `Europe/Berlin`; the "
+        "cluster's default (usually UTC) without it.", min_length=1, max_length=64,
+        json_schema_extra={"pattern": TIME_ZONE_PATTERN, "x-kubernetes-validations": [
+            {"rule": "self != 'Local'", "message": "name a time zone, not Local"}]})
     concurrency_policy: ConcurrencyPolicy | None = Field(
-        None, description="What to do when a run is due while the last is still running.")
+        None, description="When a tick is due while the last tick's trigger pod still runs: "
+        "Forbid (default), Allow or Replace.")
     starting_deadline_seconds: int | None = Field(
-        None, ge=0, description="How late a missed run may still start.")
+        None, ge=0, description="How late a missed tick may still start.")
+
+    @field_validator("schedule")
+    @classmethod
+    def _real_schedule(cls, schedule: str) -> str:
+        if not re.match(CRON_PATTERN, schedule) or not croniter.is_valid(schedule):
+            raise ValueError(f"{schedule!r} is not a cron schedule: use five fields "
+                             "(minute hour day-of-month month day-of-week, e.g. `*/5 * * * *`) "
+                             f"or one of @{', @'.join(CRON_MACROS)}")
+        return schedule
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, time_zone: str | None) -> str | None:
+        if time_zone is not None and not _is_time_zone(time_zone):
+            raise ValueError(f"{time_zone!r} is not an IANA time zone (e.g. `Europe/Berlin`, "
+                             "`Etc/UTC`)")
+        return time_zone
+
+
+def _is_time_zone(name: str) -> bool:
+    """Whether `name` is in the IANA database (`Local` is not explicit: Kubernetes refuses it)."""
+    if name == "Local" or not re.match(TIME_ZONE_PATTERN, name):
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 class FlowTrigger(Model):
-    after: str = Field(description="Name of the OpenFnJob (same namespace) this one follows.",
+    after: str = Field(description="Name of the OpenFnJob (same namespace) this one follows. "
+                       "Its runs' outcomes are POSTed to this job's inbox.",
                        min_length=1, max_length=63, pattern=DNS_LABEL)
     on: Literal["success", "failure"] = Field(description="Follow its successes or failures.")
 
@@ -177,6 +228,12 @@ class OpenFnJobStatus(Model):
     url: str | None = Field(None, description="In-cluster URL of the job's inbox.")
     inbox_secret: str | None = Field(None, description="Secret holding the inbox key.")
     trigger: str | None = Field(None, description="The trigger kind in use.")
+
+
+# Checked by the API server on the whole object (a spec cannot see its own name); a longer
+# cycle spans several objects, so only the operator can refuse it.
+NO_SELF_FLOW = {"rule": "!has(self.spec.trigger.flow) || self.spec.trigger.flow.after != "
+                        "self.metadata.name", "message": "a job cannot flow into itself"}
 
 
 def parse_spec(spec: dict[str, Any]) -> OpenFnJobSpec:

@@ -117,6 +117,7 @@ def _root_schema() -> dict[str, Any]:
         "description": "An OpenFn job run as its own service: the osc operator reconciles it "
                        "into a Deployment and a Service running the osc runtime.",
         "required": ["spec"],
+        "x-kubernetes-validations": [api.NO_SELF_FLOW],
         "properties": {
             "apiVersion": {"type": "string"}, "kind": {"type": "string"},
             "metadata": {"type": "object"}, "spec": spec, "status": status,

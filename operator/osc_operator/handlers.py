@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import kopf
 
-from osc_operator import adaptor_install, api, kube, render
-from osc_operator.reconcile import InvalidSpec, MissingReference, reconcile
+from osc_operator import adaptor_install, api, flow, kube, metrics, render
+from osc_operator.reconcile import ChildFailed, InvalidSpec, MissingReference, reconcile
 from osc_operator.settings import OperatorSettings
 
 JOBS = (api.GROUP, api.VERSION, api.PLURAL)
 RETRY_MISSING_SECONDS = 30
+RETRY_CHILD_SECONDS = 60
 # Ready states that track the Deployment (a failed adaptor install clears once it is available)
 FOLLOWED_REASONS = ("Progressing", "Available", adaptor_install.FAILED_REASON)
 MANAGED = {"app.kubernetes.io/managed-by": "osc-operator"}
@@ -29,6 +31,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.scanning.disabled = False  # follow namespaces and CRDs as they come and go
     memo.kube = kube.Kube.connect()
     memo.settings = OperatorSettings()
+    memo.kopf_settings = settings
+    memo.flow_seen = {}  # (namespace, name) → (generation, after): see flow_watch.py
+    metrics.serve(memo.settings.metrics_port)
 
 
 @kopf.on.resume(*JOBS)
@@ -39,35 +44,75 @@ def reconcile_job(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 
 def run(memo: kopf.Memo, body: dict[str, Any]) -> None:
-    """Reconcile one OpenFnJob and report it: status, Events, and kopf's retry policy."""
+    """Reconcile one OpenFnJob and report it: status, Events, metrics and kopf's retry policy."""
+    logger = kopf.LocalObjectLogger(body=body, settings=memo.kopf_settings)
+    started = time.monotonic()
+    try:
+        _reconcile_and_report(memo, body, logger)
+    except (kopf.PermanentError, kopf.TemporaryError) as error:
+        reason = getattr(error, "reason", "Unexpected")
+        outcome = {"InvalidSpec": "invalid_spec", "ChildFailed": "child_failed"}.get(
+            reason, "missing_reference")
+        metrics.reconciled(outcome, time.monotonic() - started, reason)
+        raise
+    except Exception:
+        metrics.reconciled("error", time.monotonic() - started, "Unexpected")
+        raise
+    metrics.reconciled("success", time.monotonic() - started)
+
+
+def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any) -> None:
     previous = (body.get("status") or {}).get("conditions")
     try:
         outcome = reconcile(memo.kube, body, memo.settings.runtime_image)
     except InvalidSpec as error:
         _report(memo, body, "False", "InvalidSpec", str(error), previous, failed=True)
-        raise kopf.PermanentError(f"invalid OpenFnJob: {error}") from None
+        raise _tagged(kopf.PermanentError(f"invalid OpenFnJob: {error}"), "InvalidSpec")
     except MissingReference as error:
         _report(memo, body, "False", error.reason, str(error), previous, failed=True)
-        raise kopf.TemporaryError(str(error), delay=RETRY_MISSING_SECONDS) from None
-    for change in outcome.changes:
-        kopf.info(body, reason=change.rsplit(" ", 1)[-1].capitalize(), message=change)
+        raise _tagged(kopf.TemporaryError(str(error), delay=RETRY_MISSING_SECONDS), error.reason)
+    except ChildFailed as error:
+        _post_changes(body, error.changes, logger)
+        _report(memo, body, "False", "ChildFailed", str(error), previous, failed=True)
+        raise _tagged(kopf.TemporaryError(str(error), delay=RETRY_CHILD_SECONDS), "ChildFailed")
+    _post_changes(body, outcome.changes, logger)
     failure = None if outcome.available else adaptor_install.find_install_failure(
         memo.kube, body, render.selector_labels(body["metadata"]["name"]))
+    extra = {"flowTargets": outcome.flow_targets}
     if outcome.available:
-        _report(memo, body, "True", "Available", "the job's Deployment is available", previous)
+        _report(memo, body, "True", "Available", "the job's Deployment is available", previous,
+                extra=extra)
     elif failure:
-        _report(memo, body, "False", adaptor_install.FAILED_REASON, failure, previous, failed=True)
+        _report(memo, body, "False", adaptor_install.FAILED_REASON, failure, previous,
+                failed=True, extra=extra)
     else:
         _report(memo, body, "False", "Progressing", "waiting for the Deployment to be "
-                "available", previous)
+                "available", previous, extra=extra)
+
+
+def _tagged(error: kopf.PermanentError | kopf.TemporaryError,
+            reason: str) -> kopf.PermanentError | kopf.TemporaryError:
+    error.reason = reason  # for the metrics in `run`
+    return error
+
+
+def _post_changes(body: dict[str, Any], changes: list[str], logger: Any) -> None:
+    """One Event per child created, updated or deleted (e.g. `Updated: Deployment demo updated`)."""
+    for change in changes:
+        kopf.info(body, reason=change.rsplit(" ", 1)[-1].capitalize(), message=change)
+        logger.info(change)
 
 
 def _report(memo: kopf.Memo, body: dict[str, Any], status: str, reason: str, message: str,
-            previous: list[dict[str, Any]] | None, failed: bool = False) -> None:
+            previous: list[dict[str, Any]] | None, failed: bool = False,
+            extra: dict[str, Any] | None = None) -> None:
     meta = body["metadata"]
     generation = meta.get("generation", 1)
-    condition = kube.ready_condition(status, reason, message, generation, previous)
-    new_status: dict[str, Any] = {"conditions": [condition], "observedGeneration": generation}
+    if reason != "InvalidSpec":
+        message += _missing_upstream(memo, body, previous)
+    conditions = kube.status_conditions(status, reason, message, generation, previous)
+    new_status: dict[str, Any] = {"conditions": conditions, "observedGeneration": generation,
+                                  **(extra or {})}
     spec = body.get("spec") or {}
     trigger = spec.get("trigger") or {}
     kinds = [kind for kind in ("webhook", "cron", "flow") if trigger.get(kind) is not None]
@@ -81,7 +126,23 @@ def _report(memo: kopf.Memo, body: dict[str, Any], status: str, reason: str, mes
     old = next((c for c in previous or [] if c.get("type") == "Ready"), None)
     if failed and not (old and (old.get("reason"), old.get("message")) == (reason, message)):
         kopf.warn(body, reason=reason, message=message)
+        if reason == adaptor_install.FAILED_REASON:
+            metrics.failed(reason)  # once per new failure, whoever found it
     kube.patch_status(memo.kube, meta["namespace"], meta["name"], new_status)
+
+
+def _missing_upstream(memo: kopf.Memo, body: dict[str, Any],
+                      previous: list[dict[str, Any]] | None) -> str:
+    """A flow job is a service of its own and can be Ready without its upstream, but says
+    in its Ready message (and once as a Warning Event) that no run will flow in yet."""
+    after = flow.after_of(body)
+    if after is None or kube.get_job(memo.kube, body["metadata"]["namespace"], after):
+        return ""
+    note = (f"; upstream OpenFnJob {after!r} not found: runs flow in once it exists")
+    old = next((c for c in previous or [] if c.get("type") == "Ready"), None)
+    if not (old and (old.get("message") or "").endswith(note)):
+        kopf.warn(body, reason="UpstreamNotFound", message=note.removeprefix("; "))
+    return note
 
 
 @kopf.index(*JOBS)
@@ -95,6 +156,9 @@ def referenced_objects(namespace: str, name: str, spec: kopf.Spec,
     for kind, ref in (("Secret", credential), ("Secret", auth), ("ConfigMap", job_source)):
         if ref.get("name"):
             refs[(namespace, kind, ref["name"])] = name
+    after = flow.after_of({"spec": dict(spec)})
+    if after is not None:  # the upstream's pods mount this flow job's inbox key
+        refs[(namespace, "Secret", render.inbox_secret_name(name))] = after
     return refs
 
 

@@ -101,12 +101,25 @@ def apply(kube: Kube, desired: dict[str, Any]) -> str:
             if error.status != 409:
                 raise
             live = kube.get(path_of(desired)) or {}
+    _refuse_foreign(live, desired)
     if contains(live, desired):
         return "unchanged"
     patch = json.loads(json.dumps(desired))
     _drop_stale_annotations(patch, live)
     kube.request("PATCH", path_of(desired), patch, MERGE_PATCH)
     return "updated"
+
+
+def _refuse_foreign(live: dict[str, Any], desired: dict[str, Any]) -> None:
+    """Never take over an object someone else made: its controller must be our owner."""
+    wanted = [ref["uid"] for ref in desired["metadata"].get("ownerReferences") or []]
+    have = [ref.get("uid") for ref in live.get("metadata", {}).get("ownerReferences") or []
+            if ref.get("controller")]
+    if wanted and have != wanted[:1]:
+        owner = desired["metadata"]["ownerReferences"][0]
+        raise KubeError(409, f"{desired['kind']} {desired['metadata']['name']} already exists "
+                        f"and is not managed by {owner['kind']} {owner['name']}: rename or "
+                        "delete it")
 
 
 def contains(live: Any, desired: Any) -> bool:
@@ -151,6 +164,12 @@ def get_job(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
     return kube.get(object_path(f"{api.GROUP}/{api.VERSION}", api.PLURAL, namespace, name))
 
 
+def list_jobs(kube: Kube, namespace: str) -> list[dict[str, Any]]:
+    """Every OpenFnJob of a namespace (flow triggers link jobs to each other)."""
+    path = object_path(f"{api.GROUP}/{api.VERSION}", api.PLURAL, namespace)
+    return kube.request("GET", path).get("items") or []
+
+
 def get_deployment(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
     return kube.get(object_path("apps/v1", "deployments", namespace, name))
 
@@ -178,13 +197,28 @@ def deployment_available(deployment: dict[str, Any] | None) -> bool:
         and status.get("availableReplicas", 0) >= wanted
 
 
-def ready_condition(status: str, reason: str, message: str, generation: int,
-                    previous: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """A metav1.Condition of type Ready; lastTransitionTime moves only when status changes."""
-    old = next((c for c in previous or [] if c.get("type") == "Ready"), None)
+def status_conditions(status: str, reason: str, message: str, generation: int,
+                      previous: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Ready, plus kstatus' abnormal-true conditions while they hold: Reconciling (work in
+    progress) or Stalled (blocked until someone changes something). kstatus (kubectl wait,
+    Flux, Argo CD) then reads a job as Current, InProgress or Failed."""
+    conditions = [condition("Ready", status, reason, message, generation, previous)]
+    if status != "True":
+        kind = "Reconciling" if reason in RECONCILING_REASONS else "Stalled"
+        conditions.append(condition(kind, "True", reason, message, generation, previous))
+    return conditions
+
+
+RECONCILING_REASONS = ("Progressing",)
+
+
+def condition(kind: str, status: str, reason: str, message: str, generation: int,
+              previous: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """A metav1.Condition; lastTransitionTime moves only when its status changes."""
+    old = next((c for c in previous or [] if c.get("type") == kind), None)
     stamp = (old["lastTransitionTime"] if old and old.get("status") == status
              else datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    return {"type": "Ready", "status": status, "reason": reason, "message": message,
+    return {"type": kind, "status": status, "reason": reason, "message": message,
             "observedGeneration": generation, "lastTransitionTime": stamp}
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from osc_operator import kube, render
+from osc_operator import flow, kube, render
 from osc_operator.api import OpenFnJobSpec, parse_spec
 
 # A Service name is a DNS-1035 label (≤ 63); `<name>-inbox` must fit too.
@@ -34,10 +34,19 @@ class MissingReference(Exception):
         self.reason = reason
 
 
+class ChildFailed(Exception):
+    """Writing a child failed (the API refused it, or it belongs to something else)."""
+
+    def __init__(self, message: str, changes: list[str]) -> None:
+        super().__init__(message)
+        self.changes = changes  # what was applied before the failure
+
+
 @dataclass
 class Outcome:
     available: bool
     changes: list[str] = field(default_factory=list)  # e.g. "Deployment demo created"
+    flow_targets: list[str] = field(default_factory=list)  # jobs that run after this one
 
 
 def validate(name: str, spec: dict[str, Any]) -> OpenFnJobSpec:
@@ -65,6 +74,8 @@ def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str) -> Ou
     meta = body["metadata"]
     name, namespace = meta["name"], meta["namespace"]
     spec = validate(name, body.get("spec") or {})
+    jobs = kube.list_jobs(client, namespace)
+    _refuse_cycles(name, jobs)
     outcome = Outcome(available=False)
     api_key = _ensure_inbox_secret(client, body, name, namespace, spec, outcome)
     configmap = render.render_job_configmap(name, namespace, spec)
@@ -72,17 +83,38 @@ def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str) -> Ou
         if child is not None:
             _apply(client, body, child, outcome)
     checksums = read_checksums(client, name, namespace, spec, api_key)
-    _apply(client, body, render.render_deployment(
-        name, namespace, spec, image=default_image, checksums=checksums), outcome)
+    targets = flow.targets_of(name, jobs)
+    if targets:
+        keys = {t.name: kube.read_key(client, "Secret", namespace, t.secret, t.key) or ""
+                for t in targets}
+        checksums.extra["flow"] = flow.wiring_checksum(namespace, targets, keys)
+    deployment = render.render_deployment(name, namespace, spec, image=default_image,
+                                          checksums=checksums)
+    flow.wire(deployment, namespace, targets)
+    _apply(client, body, deployment, outcome)
+    outcome.flow_targets = [target.name for target in targets]
     _sync_cronjob(client, body, name, namespace, spec, default_image, outcome)
     outcome.available = kube.deployment_available(kube.get_deployment(client, namespace, name))
     return outcome
 
 
+def _refuse_cycles(name: str, jobs: list[dict[str, Any]]) -> None:
+    cycle = flow.cycle_through(name, flow.upstream_edges(jobs))
+    if cycle is not None:
+        path = " → ".join(f"{job} runs after {after}"
+                          for job, after in zip(cycle, [*cycle[1:], cycle[0]]))
+        raise InvalidSpec(f"spec.trigger.flow.after: flow cycle ({path}): a job cannot run "
+                          "after itself, directly or through other jobs")
+
+
 def _apply(client: kube.Kube, owner: dict[str, Any], child: dict[str, Any],
            outcome: Outcome) -> None:
     kopf.adopt(child, owner=owner)
-    result = kube.apply(client, child)
+    try:
+        result = kube.apply(client, child)
+    except kube.KubeError as error:
+        raise ChildFailed(f"{child['kind']} {child['metadata']['name']}: {error}",
+                          outcome.changes) from None
     if result != "unchanged":
         outcome.changes.append(f"{child['kind']} {child['metadata']['name']} {result}")
 

@@ -11,6 +11,7 @@ fixed paths below; they are the contract between this module and `osc_runtime.se
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,6 +180,9 @@ def runtime_env(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
         env["OSC_RUN_TIMEOUT_SECONDS"] = str(spec.run_timeout_seconds)
     if spec.concurrency is not None:
         env["OSC_CONCURRENCY"] = str(spec.concurrency)
+    webhook = spec.trigger.webhook
+    if webhook is not None and webhook.filter:
+        env["OSC_FILTER"] = json.dumps(webhook.filter, separators=(",", ":"), sort_keys=True)
     user = [var.model_dump(by_alias=True, exclude_none=True) for var in spec.env or []]
     return [{"name": key, "value": value} for key, value in env.items()] + user
 
@@ -197,13 +201,13 @@ def _volumes(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
     # Whole-directory mounts with `items` (no subPath), so a changed Secret reaches running pods.
     inbox_secret, inbox_key = inbox_key_ref(name, spec)
     volumes = [{"name": "job", "configMap": _job_source(name, spec)},
-               {"name": "inbox", "secret": _secret_file(inbox_secret, inbox_key, INBOX_FILE)},
+               {"name": "inbox", "secret": secret_file(inbox_secret, inbox_key, INBOX_FILE)},
                {"name": "data", "emptyDir": {}},
                {"name": "tmp", "emptyDir": {}}]
     if spec.credential is not None:
         ref = spec.credential.secret_ref
         volumes.insert(1, {"name": "credential",
-                           "secret": _secret_file(ref.name, ref.key, CREDENTIAL_FILE)})
+                           "secret": secret_file(ref.name, ref.key, CREDENTIAL_FILE)})
     return volumes
 
 
@@ -214,7 +218,7 @@ def _job_source(name: str, spec: OpenFnJobSpec) -> dict[str, Any]:
     return {"name": job_configmap_name(name), "items": [{"key": JOB_FILE, "path": JOB_FILE}]}
 
 
-def _secret_file(secret: str, key: str, path: str) -> dict[str, Any]:
+def secret_file(secret: str, key: str, path: str) -> dict[str, Any]:
     return {"secretName": secret, "defaultMode": READ_ONLY_FILE_MODE,
             "items": [{"key": key, "path": path, "mode": READ_ONLY_FILE_MODE}]}
 
@@ -239,7 +243,7 @@ def render_cronjob(name: str, namespace: str, spec: OpenFnJobSpec, *,
     pod = {"restartPolicy": "Never", "automountServiceAccountToken": False,
            "enableServiceLinks": False, "securityContext": pod_security_context(),
            "containers": [container],
-           "volumes": [{"name": "inbox", "secret": _secret_file(secret, key, INBOX_FILE)},
+           "volumes": [{"name": "inbox", "secret": secret_file(secret, key, INBOX_FILE)},
                        {"name": "tmp", "emptyDir": {}}]}
     cron_spec: dict[str, Any] = {
         "schedule": cron.schedule,

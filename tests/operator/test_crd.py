@@ -1,9 +1,9 @@
 """The generated CRD: fresh, structural, and accepting exactly the OpenFnJobs it should.
 
 Custom resources are validated with jsonschema against the CRD's openAPIV3Schema. jsonschema
-does not run CEL, so the CRD's `x-kubernetes-validations` rules are evaluated here by
-`cel_one_of`, which understands only the one-of form `exactly_one_of` generates — any other
-rule fails the test instead of being skipped.
+does not run CEL, so the CRD's `x-kubernetes-validations` rules are evaluated here by `cel`,
+which understands the one-of form `exactly_one_of` generates and the few other rules of api.py
+written out below — any other rule fails the test instead of being skipped.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 import yaml
 
-from osc_operator import crdgen
+from osc_operator import api, crdgen
 
 ROOT = Path(__file__).resolve().parents[2]
 ONE_OF_RULE = re.compile(r"^\[(has\(self\.\w+\)(, )?)+\]\.exists_one\(x, x\)$")
@@ -32,7 +32,20 @@ def schema() -> dict[str, Any]:
     return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 
 
-def cel_one_of(rule: str, value: dict[str, Any]) -> bool:
+def _no_self_flow(job: dict[str, Any]) -> bool:
+    flow = job["spec"].get("trigger", {}).get("flow")
+    return flow is None or flow.get("after") != job["metadata"]["name"]
+
+
+KNOWN_RULES = {  # CEL rule → its Python equivalent
+    "self != 'Local'": lambda value: value != "Local",
+    api.NO_SELF_FLOW["rule"]: _no_self_flow,
+}
+
+
+def cel(rule: str, value: Any) -> bool:
+    if rule in KNOWN_RULES:
+        return KNOWN_RULES[rule](value)
     assert ONE_OF_RULE.match(rule), f"no Python equivalent for CEL rule {rule!r}"
     fields = re.findall(r"has\(self\.(\w+)\)", rule)
     return sum(field in value for field in fields) == 1
@@ -40,11 +53,11 @@ def cel_one_of(rule: str, value: dict[str, Any]) -> bool:
 
 def rule_violations(node: dict[str, Any], value: Any, where: str = "") -> list[str]:
     """The messages of every x-kubernetes-validations rule that `value` breaks."""
-    if not isinstance(value, dict):
-        return []
     found = [f"{where or '<root>'}: {rule['message']}"
              for rule in node.get("x-kubernetes-validations", [])
-             if not cel_one_of(rule["rule"], value)]
+             if not cel(rule["rule"], value)]
+    if not isinstance(value, dict):
+        return found
     for name, child in node.get("properties", {}).items():
         if name in value:
             found += rule_violations(child, value[name], f"{where}.{name}")
@@ -148,6 +161,18 @@ INVALID = {
         "schedule": "* * * * *", "concurrencyPolicy": "Sometimes"}}), "is not one of"),
     "flow on what": (with_spec(trigger={"flow": {"after": "a", "on": "maybe"}}), "is not one of"),
     "cron without schedule": (with_spec(trigger={"cron": {}}), "'schedule' is a required"),
+    "cron with four fields": (with_spec(trigger={"cron": {"schedule": "* * * *"}}),
+                              "does not match"),
+    "cron with seconds": (with_spec(trigger={"cron": {"schedule": "0 * * * * *"}}),
+                          "does not match"),
+    "cron with words": (with_spec(trigger={"cron": {"schedule": "every day"}}), "does not match"),
+    "cron @reboot": (with_spec(trigger={"cron": {"schedule": "@reboot"}}), "does not match"),
+    "cron with a TZ prefix": (with_spec(trigger={"cron": {"schedule": "TZ=UTC 0 * * * *"}}),
+                              "does not match"),
+    "time zone with spaces": (with_spec(trigger={"cron": {
+        "schedule": "@daily", "timeZone": "Europe/ Berlin"}}), "does not match"),
+    "time zone Local": (with_spec(trigger={"cron": {"schedule": "@daily", "timeZone": "Local"}}),
+                        "name a time zone, not Local"),
     "no adaptor": (with_spec(adaptor=None), "'adaptor' is a required"),
     "zero concurrency": (with_spec(concurrency=0), "less than the minimum"),
 }
@@ -162,6 +187,9 @@ def test_invalid_jobs_are_rejected(name: str) -> None:
 
 @pytest.mark.parametrize("spec", [
     {"trigger": {"cron": {"schedule": "*/5 * * * *", "timeZone": "Etc/UTC"}}},
+    {"trigger": {"cron": {"schedule": "0 6-18/2 * JAN-MAR MON-FRI", "timeZone": "Etc/GMT+5"}}},
+    {"trigger": {"cron": {"schedule": "15,45 0 1 * ?", "timeZone": "America/Argentina/Salta"}}},
+    {"trigger": {"cron": {"schedule": "@daily"}}},
     {"trigger": {"flow": {"after": "upstream", "on": "success"}}},
     {"trigger": {"webhook": {"filter": {"$.type": "order", "$.total": 3}}}},
     {"adaptor": "@openfn/language-http@^7.2.0"},
@@ -179,3 +207,37 @@ def test_the_operator_models_agree_with_the_crd(name: str) -> None:
 
     with pytest.raises(ValidationError):
         parse_spec(INVALID[name][0]["spec"])
+
+
+def test_a_job_cannot_flow_into_itself() -> None:
+    job = with_spec(trigger={"flow": {"after": "demo", "on": "success"}})
+    assert "<root>: a job cannot flow into itself" in problems(job)
+    job["metadata"]["name"] = "other"
+    assert problems(job) == []
+
+
+@pytest.mark.parametrize("schedule", ["61 * * * *", "* 24 * * *", "*/0 * * * *", "0 0 * FOO *",
+                                      "0 0 32 * *"])
+def test_the_operator_parses_schedules_the_pattern_lets_through(schedule: str) -> None:
+    """The CRD's pattern checks the shape; the operator also parses the values (croniter)."""
+    from pydantic import ValidationError
+
+    from osc_operator.api import parse_spec
+
+    job = with_spec(trigger={"cron": {"schedule": schedule}})
+    assert problems(job) == []  # the shape is right …
+    with pytest.raises(ValidationError, match="is not a cron schedule"):
+        parse_spec(job["spec"])  # … the values are not
+
+
+def test_the_operator_knows_which_time_zones_exist() -> None:
+    from pydantic import ValidationError
+
+    from osc_operator.api import parse_spec
+
+    job = with_spec(trigger={"cron": {"schedule": "@hourly", "timeZone": "Mars/Olympus_Mons"}})
+    assert problems(job) == []
+    with pytest.raises(ValidationError, match="is not an IANA time zone"):
+        parse_spec(job["spec"])
+    assert parse_spec(with_spec(trigger={"cron": {"schedule": "@hourly", "timeZone": "UTC"}})[
+        "spec"]).trigger.cron.time_zone == "UTC"
