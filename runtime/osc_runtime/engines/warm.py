@@ -7,8 +7,9 @@ the core engine: the same state in and out, the job's output in the run's log, t
 masked everywhere, a timeout that kills the worker, the same outcomes.
 
 A worker runs one run at a time; there are as many workers as the dispatcher's concurrency. A
-worker is replaced after a timeout, a crash or a stray error, after `max_runs` runs, or when its
-memory passes `max_rss_bytes` (@openfn/runtime's memory grows with every run).
+worker is replaced after `max_runs` runs or when its memory passes `max_rss_bytes`
+(@openfn/runtime's memory grows with every run); one lost to a timeout, a crash or a stray error
+is killed at once and started again when the next run needs it.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ class WarmEngine:
         self.max_runs = max_runs
         self.max_rss_bytes = max_rss_bytes
         self.replaced = 0  # workers retired and replaced so far
-        self._idle: asyncio.Queue[WarmWorker] = asyncio.Queue()
+        # None stands for a worker lost to a timeout or crash, started again when a run needs it
+        self._idle: asyncio.Queue[WarmWorker | None] = asyncio.Queue()
         self._live: set[WarmWorker] = set()
         self._respawns: set[asyncio.Task] = set()
         self._run_ids = itertools.count(1)
@@ -72,8 +74,12 @@ class WarmEngine:
 
     async def run(self, state: dict[str, Any], *, log_path: Path, timeout: float) -> RunResult:
         scrubber = Scrubber(state.get("configuration"))
-        log = RunLog(log_path, self.settings.max_log_bytes)
-        worker = await self._idle.get()
+        log = RunLog(log_path, self.settings.max_log_bytes, echo=self.settings.log_job_output)
+        try:
+            worker = await self._acquire()
+        except Exception as error:
+            log.close()
+            return RunResult(Outcome.CRASHED, None, f"no node worker could be started: {error}")
         try:
             log.write(_banner(self.adaptor, worker))
             return await self._run_on(worker, state, log, scrubber, timeout)
@@ -107,18 +113,38 @@ class WarmEngine:
             raise
         return _result(reply, scrubber)
 
+    async def _acquire(self) -> WarmWorker:
+        worker = await self._idle.get()
+        if worker is not None:
+            return worker
+        try:
+            return await self._spawn()
+        except BaseException:
+            self._idle.put_nowait(None)
+            raise
+
     def _release(self, worker: WarmWorker) -> None:
         worn_out = worker.runs >= self.max_runs or worker.rss >= self.max_rss_bytes
         if not (worker.dirty or worn_out or self._closed):
             self._idle.put_nowait(worker)
             return
-        task = asyncio.create_task(self._replace(worker))
+        if worker.dirty:  # after a timeout or crash, start the next one only when a run needs it
+            self._idle.put_nowait(None)
+            self.replaced += 1
+            self._track(asyncio.create_task(self._retire(worker)))
+            return
+        self._track(asyncio.create_task(self._replace(worker)))
+
+    def _track(self, task: asyncio.Task) -> None:
         self._respawns.add(task)
         task.add_done_callback(self._respawns.discard)
 
-    async def _replace(self, worker: WarmWorker) -> None:
+    async def _retire(self, worker: WarmWorker) -> None:
         await worker.close()
         self._live.discard(worker)
+
+    async def _replace(self, worker: WarmWorker) -> None:
+        await self._retire(worker)
         if self._closed:
             return
         self.replaced += 1
@@ -147,7 +173,8 @@ def _banner(adaptor: ResolvedAdaptor, worker: WarmWorker) -> str:
     versions = worker.versions
     return (
         f"osc warm engine: {adaptor.name}@{versions.get('adaptor', adaptor.version)} on "
-        f"@openfn/runtime {versions.get('runtime')} (Node.js {versions.get('node')})\n"
+        f"@openfn/runtime {versions.get('runtime')} in place of @openfn/core "
+        f"(Node.js {versions.get('node')})\n"
     )
 
 

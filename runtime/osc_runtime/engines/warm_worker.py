@@ -67,7 +67,7 @@ class WarmWorker:
         try:
             self._process = await asyncio.create_subprocess_exec(
                 self.settings.node_binary, "--experimental-vm-modules", "--no-warnings",
-                str(WORKER_SCRIPT), str(write_end),
+                str(WORKER_SCRIPT), str(write_end), str(self._work_dir()),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,  # one stream keeps the job's output in order

@@ -1,6 +1,7 @@
 // A long-lived node process that runs one job many times with @openfn/runtime.
 //
-// Started by osc's warm engine as `node --experimental-vm-modules worker.mjs <control-fd>`.
+// Started by osc's warm engine as
+// `node --experimental-vm-modules worker.mjs <control-fd> <work-dir>` (it runs in <work-dir>).
 // Protocol (newline-delimited JSON):
 //   stdin, first line   {nodeModules, adaptor: {name, path}, job, marker}
 //   control fd          {type: "ready", compileError, versions}
