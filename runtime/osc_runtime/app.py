@@ -20,22 +20,31 @@ from osc_runtime.api.deps import Readiness, Runtime
 from osc_runtime.api.errors import install_error_handlers
 from osc_runtime.dispatcher import Dispatcher
 from osc_runtime.engines import Engine, make_engine
+from osc_runtime.metrics import InboxRequestCounter, RuntimeMetrics
+from osc_runtime.metrics import router as metrics_router
 from osc_runtime.retention import sweep_forever
 from osc_runtime.settings import Settings
 from osc_runtime.store import Clock, RunStore
+from osc_runtime.triggers import load_trigger_settings
+from osc_runtime.wiring import connect_triggers
 
 log = logging.getLogger("osc_runtime")
 
 
 def create_app(settings: Settings, *, clock: Clock = time.time) -> FastAPI:
+    trigger_settings = load_trigger_settings()  # a bad OSC_FILTER/OSC_FLOW_TARGETS stops here
+    metrics = RuntimeMetrics()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = open_runtime(settings, clock)
         app.state.runtime = runtime
+        triggers = connect_triggers(runtime, trigger_settings, metrics)
         engines: list[Engine] = []
         background = [
             asyncio.create_task(prepare_engine(runtime, engines)),
             asyncio.create_task(sweep_forever(runtime.store, runtime.dispatcher.logs_dir, settings)),
+            *(asyncio.create_task(job) for job in triggers.background()),
         ]
         try:
             yield
@@ -48,11 +57,15 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> FastAPI:
             for engine in engines:
                 await engine.close()
             runtime.store.close()
+            triggers.close()
 
     app = FastAPI(title="osc runtime", version="0.1.0", lifespan=lifespan,
                   description=f"The service of the OpenFn job `{settings.job_name}`.")
     install_error_handlers(app)
-    for router in (inbox.router, runs.router, health.router, console.router):
+    app.state.metrics = metrics
+    app.state.message_filter = trigger_settings.message_filter()
+    app.add_middleware(InboxRequestCounter, metrics=metrics)
+    for router in (inbox.router, runs.router, health.router, console.router, metrics_router):
         app.include_router(router)
     return app
 

@@ -15,6 +15,7 @@ import random
 from pathlib import Path
 
 from osc_runtime.engines.base import Engine, Outcome, RunResult
+from osc_runtime.run_events import RunEvents
 from osc_runtime.settings import Settings
 from osc_runtime.store import Run, RunStore, Status
 
@@ -37,6 +38,7 @@ class Dispatcher:
         self._waiters: dict[str, list[asyncio.Event]] = {}
         self._claiming = False
         self.engine: Engine | None = None
+        self.events = RunEvents()  # logs, metrics, flow hand-offs, cron carry-over (app wires it)
 
     def log_path(self, run_id: str) -> Path:
         return self.logs_dir / f"{run_id}.log"
@@ -124,7 +126,8 @@ class Dispatcher:
         log_path = self.log_path(run.run_id)
         with open(log_path, "a", encoding="utf-8") as header:
             header.write(f"[osc] run {run.run_id} attempt {run.attempt} ({run.trigger})\n")
-        state = {"configuration": self._credential, "data": json.loads(run.input)}
+        state = self.events.initial_state(run, self._credential)
+        self.events.started(run)
         try:
             result = await self.engine.run(
                 state, log_path=log_path, timeout=self.settings.run_timeout_seconds
@@ -134,7 +137,9 @@ class Dispatcher:
         except Exception as error:  # an engine bug must not lose the run or kill the worker
             log.exception("engine error", extra={"run_id": run.run_id})
             result = RunResult(Outcome.CRASHED, None, f"engine error: {type(error).__name__}")
+        self.events.finishing(run, result)
         self._record(run, result)
+        self.events.recorded(run, result, self.store.get(run.run_id))
 
     def _record(self, run: Run, result: RunResult) -> None:
         fields = {"outcome": result.outcome, "exit_code": result.exit_code, "error": result.error}
@@ -149,7 +154,6 @@ class Dispatcher:
             self.store.finish(run.run_id, Status.DEAD, final_state=None, **fields)
         else:
             self.store.finish(run.run_id, Status(result.outcome), final_state=None, **fields)
-        log.info("run %s", result.outcome, extra={"run_id": run.run_id, "attempt": run.attempt})
 
     def _retries(self, outcome: Outcome) -> bool:
         return str(outcome) in self.settings.retried_outcomes()

@@ -7,7 +7,8 @@ import logging
 import sys
 import time
 
-CONTEXT_FIELDS = ("run_id", "attempt", "job", "client", "path")
+CONTEXT_FIELDS = ("event", "run_id", "attempt", "job", "trigger", "upstream", "outcome", "status",
+                  "duration_seconds", "error", "target", "client", "method", "path", "status_code")
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,6 +29,7 @@ def configure_logging(job_name: str, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(_JobName(job_name))
+    handler.addFilter(_access_fields)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -41,3 +43,11 @@ class _JobName(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.job = self.job_name
         return True
+
+
+def _access_fields(record: logging.LogRecord) -> bool:
+    """uvicorn's access lines as fields: client, method, path, status_code."""
+    if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == 5:
+        record.client, record.method, record.path, _, record.status_code = record.args
+        record.event = "http_request"
+    return True

@@ -5,20 +5,27 @@ The tail is what explains a failure, so the head is what goes.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 TRUNCATION_MARK = "[osc: earlier output truncated, {dropped} bytes dropped]\n"
+job_output = logging.getLogger("osc_runtime.job")
 
 
 class RunLog:
-    def __init__(self, path: Path, max_bytes: int) -> None:
+    def __init__(self, path: Path, max_bytes: int, *, echo: bool = False) -> None:
         self.path = path
         self.max_bytes = max_bytes
+        self.echo = echo  # OSC_LOG_JOB_OUTPUT: also log each line on stdout (already scrubbed)
         self._file = open(path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
 
     def write(self, text: str) -> None:
         self._file.write(text)
+        if self.echo:
+            for line in text.splitlines():
+                if line.strip():
+                    job_output.info(line, extra={"event": "job_output", "run_id": self.path.stem})
         # Let the file run to twice the cap between trims, so trimming stays rare.
         if self._file.tell() > 2 * self.max_bytes:
             self._file.close()

@@ -38,7 +38,7 @@ def list_runs(
 
 @router.get("/runs/{run_id}", summary="One run: status, attempt, times, error, final state")
 def get_run(run_id: str, runtime: RuntimeDep) -> dict:
-    return _find(runtime, run_id).to_json()
+    return runtime.dispatcher.events.describe(_find(runtime, run_id))
 
 
 @router.get("/runs/{run_id}/log", response_class=PlainTextResponse, summary="A run's log")

@@ -52,7 +52,7 @@ class CoreRunner:
         name = uuid.uuid4().hex
         state_file = self.work_dir / f"{name}.state.json"
         output_file = self.work_dir / f"{name}.out.json"
-        log = RunLog(log_path, self.settings.max_log_bytes)
+        log = RunLog(log_path, self.settings.max_log_bytes, echo=self.settings.log_job_output)
         try:
             _write_private(state_file, json.dumps(state))
             exit_code, timed_out, stderr_tail = await self._execute(

@@ -1,0 +1,57 @@
+"""Connect triggers and observability to a runtime: run events, flow sender, metrics gauges."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from osc_runtime.api.deps import Runtime
+from osc_runtime.flow import FlowSender
+from osc_runtime.metrics import RuntimeMetrics
+from osc_runtime.run_events import RunEvents
+from osc_runtime.store import Status
+from osc_runtime.trigger_store import TriggerStore
+from osc_runtime.triggers import CRON, TriggerSettings
+
+CLEANUP_INTERVAL_SECONDS = 3600
+
+
+@dataclass
+class TriggerParts:
+    store: TriggerStore
+    flow: FlowSender | None
+
+    def background(self) -> list[Coroutine[Any, Any, None]]:
+        jobs = [self._forget_deleted_runs()]
+        if self.flow is not None:
+            jobs.append(self.flow.send_forever())
+        return jobs
+
+    async def _forget_deleted_runs(self) -> None:
+        while True:
+            await asyncio.sleep(CLEANUP_INTERVAL_SECONDS)
+            self.store.forget_runs_gone()
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def connect_triggers(runtime: Runtime, settings: TriggerSettings,
+                     metrics: RuntimeMetrics) -> TriggerParts:
+    """Give the dispatcher its run events; settle flow hand-offs a crash left undecided."""
+    job = runtime.settings
+    store = TriggerStore(job.data_dir / "runs.db", runtime.store.clock)
+    flow = None
+    if settings.targets():
+        flow = FlowSender(job.job_name, settings, store, job.credential_value(), metrics)
+        flow.recover(runtime.store)
+    runtime.dispatcher.events = RunEvents(
+        runs=runtime.store, triggers=store, metrics=metrics, flow=flow,
+        keep_carried_state=job.trigger == CRON,
+    )
+    metrics.bind(queued=lambda: runtime.store.count(Status.QUEUED),
+                 running=lambda: runtime.dispatcher.running,
+                 pending_callbacks=store.pending_count)
+    return TriggerParts(store=store, flow=flow)
