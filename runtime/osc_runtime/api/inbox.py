@@ -21,6 +21,7 @@ BODY_SCHEMA = {
     "content": {"application/json": {"schema": {"type": ["object", "array"]}}},
 }
 TRIGGER_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as HTTP headers should be
 UPSTREAM_PATTERN = r"^[A-Za-z0-9._-]+/[0-9a-f]{32}$"  # <upstream job>/<run id>
 
 
@@ -30,7 +31,7 @@ async def accept(
     request: Request,
     runtime: RuntimeDep,
     sync: Annotated[bool | None, Query(description="Wait for the run (default: OSC_ENDPOINT_STYLE)")] = None,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    idempotency_key: Annotated[str | None, Header(pattern=IDEMPOTENCY_KEY_PATTERN)] = None,
     x_osc_trigger: Annotated[str | None, Header(pattern=TRIGGER_PATTERN)] = None,
     x_osc_upstream: Annotated[str | None, Header(max_length=300, pattern=UPSTREAM_PATTERN)] = None,
 ) -> JSONResponse:

@@ -1,0 +1,131 @@
+"""Hostile and broken requests: always a 4xx with a JSON error, never a 5xx; accepted runs go on.
+
+Also a bounded property-based run of schemathesis against the runtime's own OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+
+from runtime_server import API_KEY, RuntimeProcess, post_run, wait_run
+
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+JSON = AUTH | {"Content-Type": "application/json"}
+RUN_ID = "0123456789abcdef0123456789abcdef"
+EXAMPLES = 20  # per operation: bounded, so `make test` stays quick
+
+# (method, path, headers, body, expected status)
+CORPUS = [
+    ("POST", "/inbox", JSON, b"[" * 50_000 + b"]" * 50_000, 400),
+    ("POST", "/inbox", JSON, b'{"a":' * 101 + b"1" + b"}" * 101, 400),
+    ("POST", "/inbox", JSON, b'{"a": "' + b"x" * 300_000 + b'"}', 413),
+    ("POST", "/inbox", JSON, b'{"a": "\xff\xfe\xc3"}', 400),
+    ("POST", "/inbox", JSON, b'{"a": 1, "a": 2}', 400),
+    ("POST", "/inbox", JSON, b'{"a": Infinity}', 400),
+    ("POST", "/inbox", JSON, b'{"a": 1} trailing', 400),
+    ("POST", "/inbox", JSON, b"\x00\x01\x02", 400),
+    ("POST", "/inbox", AUTH | {"Content-Type": "application/xml"}, b"<a/>", 415),
+    ("POST", "/inbox", AUTH | {"Content-Type": "application/json", "Content-Encoding": "gzip"}, b"\x1f\x8b", 400),
+    ("POST", "/inbox", JSON | {"Idempotency-Key": "has space"}, b"{}", 422),
+    ("POST", "/inbox", JSON | {"X-OSC-Trigger": "../../etc"}, b"{}", 422),
+    ("POST", "/inbox?sync=perhaps", JSON, b"{}", 422),
+    ("POST", "/inbox", {"Authorization": "Bearer " + "k" * 8000, "Content-Type": "application/json"}, b"{}", 401),
+    ("POST", "/inbox", {"Authorization": "Bearer", "Content-Type": "application/json"}, b"{}", 401),
+    ("GET", "/inbox", AUTH, b"", 405),
+    ("PUT", "/inbox", JSON, b"{}", 405),
+    ("DELETE", "/runs", AUTH, b"", 405),
+    ("PATCH", f"/runs/{RUN_ID}", JSON, b"{}", 405),
+    ("GET", f"/runs/{RUN_ID}/retry", AUTH, b"", 405),
+    ("GET", "/runs/..%2F..%2Fetc%2Fpasswd", AUTH, b"", 404),
+    ("GET", "/runs/%2e%2e", AUTH, b"", 404),
+    ("GET", f"/runs/{RUN_ID}%00", AUTH, b"", 404),
+    ("GET", f"/runs/{RUN_ID.upper()}", AUTH, b"", 404),
+    ("GET", "/runs/" + "a" * 5000, AUTH, b"", 404),
+    ("GET", "/runs/%ff%fe/log", AUTH, b"", 404),
+    ("POST", "/runs/..%2Fhealthz/retry", AUTH, b"", 404),
+    ("GET", "/runs?limit=-1", AUTH, b"", 422),
+    ("GET", "/runs?limit=1e99", AUTH, b"", 422),
+    ("GET", "/runs?cursor=99999999999999999999999999", AUTH, b"", 400),
+    ("GET", "/runs?status=success,%00", AUTH, b"", 400),
+    ("GET", "/runs", AUTH | {f"X-Flood-{n}": "v" * 40 for n in range(500)}, b"", 431),
+    ("GET", "/runs", AUTH | {"X-Huge": "v" * 100_000}, b"", 431),
+    ("GET", "/nowhere", AUTH, b"", 404),
+]
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory, engine: str) -> Iterator[RuntimeProcess]:
+    runtime = RuntimeProcess(tmp_path_factory.mktemp("bad-input") / "data", {
+        "OSC_ENGINE": engine, "OSC_JOB": "fn(state => ({ ...state, data: { seen: state.data } }));",
+        "OSC_ADAPTOR": "@openfn/language-common", "OSC_MAX_BODY_BYTES": "200000",
+    }).start()
+    yield runtime
+    runtime.stop()
+
+
+def test_the_bad_input_corpus_gets_4xx_json_and_accepted_runs_complete(target: RuntimeProcess) -> None:
+    with target.client() as client:
+        before = post_run(client, {"before": True}).json()["run_id"]
+        answers = [(method, path, client.request(method, path, headers=headers, content=body))
+                   for method, path, headers, body, _ in CORPUS]
+        after = post_run(client, {"after": True}).json()["run_id"]
+        wrong = [(method, path[:60], answer.status_code) for (method, path, answer), case
+                 in zip(answers, CORPUS, strict=True) if answer.status_code != case[4]]
+        assert not wrong, wrong
+        for _, path, answer in answers:
+            assert answer.headers["content-type"] == "application/json", path[:60]
+            assert isinstance(answer.json()["error"], str), path[:60]
+        for run_id in (before, after):
+            assert wait_run(client, run_id)["status"] == "success"
+        assert client.get("/runs", params={"limit": 500}).json()["runs"][0]["run_id"] == after
+
+
+def test_requests_that_are_not_http_get_4xx_and_the_server_stays_up(target: RuntimeProcess) -> None:
+    garbage = [
+        b"GET /runs/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /inbox HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n{}",
+        b"POST /inbox HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 9\r\n\r\n{}",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,  # a TLS hello
+        b"NONSENSE\r\n\r\n",
+    ]
+    for request in garbage:
+        status = _raw_status(target.port, request)
+        assert status is None or 400 <= status < 500, (request[:40], status)
+    assert httpx.get(f"{target.url}/healthz").status_code == 200
+
+
+def _raw_status(port: int, request: bytes) -> int | None:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request)
+        try:
+            first_line = connection.recv(200).split(b"\r\n", 1)[0]
+        except (ConnectionResetError, TimeoutError):
+            return None
+    return int(first_line.split()[1]) if first_line.startswith(b"HTTP/1.1 ") else None
+
+
+def test_no_generated_request_gets_a_server_error(target: RuntimeProcess) -> None:
+    """Every operation of the runtime's own OpenAPI schema, with and without a key."""
+    schema = schemathesis.openapi.from_url(f"{target.url}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {"/inbox", "/runs", "/runs/{run_id}"} <= {operation.path for operation in operations}
+    failures: list[tuple] = []
+
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=EXAMPLES, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+        def check(case) -> None:
+            for headers in (AUTH, {}):
+                response = case.call(base_url=target.url, headers=headers, timeout=60)
+                if response.status_code >= 500:
+                    failures.append((case.method, case.formatted_path, response.status_code))
+
+        check()
+    assert not failures, failures[:5]
