@@ -51,7 +51,7 @@ verify: install ## Fail when a generated file is stale
 	$(PY) -m osc_operator.adaptor_install verify
 
 test: install test-tools verify ## Run the test suite (no cluster needed)
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --ignore=tests/images
 
 test-images: install test-tools ## Build and run the images with podman (slow; needs root)
 	$(PY) -m pytest tests/images -p no:cacheprovider
