@@ -149,5 +149,5 @@ def test_notes_tell_the_next_steps(tmp_path: Path) -> None:
                   "--set", "watchNamespaces={jobs}", "--show-only", "templates/notes-check.yaml")
     notes = yaml.safe_load(result.stdout)["data"]["notes"]
     assert "It watches OpenFnJobs in: jobs" in notes
-    assert "kubectl apply -n jobs -f examples/k8s/" in notes
+    assert "kubectl apply -n jobs -f examples/k8s/webhook-generated-key.yaml" in notes
     assert "rollout status deployment/osc" in notes
