@@ -16,6 +16,7 @@ from receiver import Receiver
 from runtime_server import JOBS, RuntimeProcess, post_run
 
 RUNS = 200
+SECRET = "crash-secret-91d2c7"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def test_every_accepted_run_succeeds_exactly_once_after_a_sigkill(
         tmp_path: Path, engine: str, receiver: Receiver) -> None:
     env = {"OSC_ENGINE": engine, "OSC_JOB_PATH": str(JOBS / "record.js"),
            "OSC_ADAPTOR": "@openfn/language-http", "OSC_CONCURRENCY": "4",
-           "OSC_CREDENTIAL": json.dumps({"baseUrl": receiver.url})}
+           "OSC_CREDENTIAL": json.dumps({"baseUrl": receiver.url, "token": SECRET})}
     first = RuntimeProcess(tmp_path / "data", env).start()
     with first.client() as client, ThreadPoolExecutor(8) as pool:
         # Each run holds its worker ~0.3 s at the receiver, so most are still queued at the kill.
@@ -89,3 +90,5 @@ def test_every_accepted_run_succeeds_exactly_once_after_a_sigkill(
         else:
             assert seen == 1 and runs[run_id]["attempt"] == 1, (run_id, seen)
     assert not list((tmp_path / "data" / "work").glob("*.json")), "state files left behind"
+    for path in [*(tmp_path / "data").rglob("*"), first.output, second.output]:
+        assert not path.is_file() or SECRET.encode() not in path.read_bytes(), path

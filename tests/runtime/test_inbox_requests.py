@@ -71,3 +71,13 @@ def test_an_unknown_run_is_404(inbox: RuntimeProcess) -> None:
             answer = client.get(f"/runs/{run_id}")
             assert answer.status_code == 404 and answer.json()["error"], run_id
         assert client.get(f"/runs/{'0' * 32}/log").status_code == 404
+
+
+def test_an_auth_failure_is_logged_without_the_presented_key(inbox: RuntimeProcess) -> None:
+    presented = "presented-key-5ee1c0"
+    for headers in ({"Authorization": f"Bearer {presented}"}, {"X-API-Key": presented}):
+        assert httpx.post(f"{inbox.url}/inbox", headers=headers, json={}).status_code == 401
+    assert httpx.get(f"{inbox.url}/runs", headers={"X-API-Key": presented}).status_code == 401
+    log = inbox.log_text()
+    assert "authentication failed" in log
+    assert presented not in log and API_KEY not in log

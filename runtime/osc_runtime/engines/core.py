@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ from osc_runtime.scrub import Scrubber
 from osc_runtime.settings import Settings
 
 ERROR_LINES = 5  # the last stderr lines that become the run's error
+PR_SET_PDEATHSIG = 1
 
 
 class CoreRunner:
@@ -87,6 +89,7 @@ class CoreRunner:
             env=self._environment(),
             cwd=self.work_dir,
             start_new_session=True,  # its own process group, killed as a whole
+            preexec_fn=_die_with_parent,
         )
         stderr_tail: collections.deque[str] = collections.deque(maxlen=ERROR_LINES)
         pumps = asyncio.gather(
@@ -125,6 +128,16 @@ async def _pump(stream: asyncio.StreamReader, log: RunLog, scrubber: Scrubber,
         log.write(line if line.endswith("\n") else line + "\n")
         if tail is not None and line.strip():
             tail.append(line.rstrip())
+
+
+def _die_with_parent() -> None:
+    """In the child: if the runtime is killed (SIGKILL), take node down too (Linux only).
+
+    Otherwise an orphaned run goes on after a crash and may write an output file, holding the
+    credential, after the next start has cleaned the work dir.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _kill_group(pid: int) -> None:
