@@ -21,6 +21,9 @@ PLURALS = {"ConfigMap": "configmaps", "Secret": "secrets", "Service": "services"
            "Deployment": "deployments", "CronJob": "cronjobs", api.KIND: api.PLURAL}
 MERGE_PATCH = "application/merge-patch+json"
 OWN_ANNOTATION = "osc.openfn.org/"
+# Optional map fields we render only sometimes: a merge patch keeps what it does not mention,
+# so when the spec drops one, the patch must remove it (lists are replaced whole anyway).
+OPTIONAL_FIELDS = {"CronJob": [("spec", "timeZone"), ("spec", "startingDeadlineSeconds")]}
 
 
 class KubeError(Exception):
@@ -106,6 +109,13 @@ def apply(kube: Kube, desired: dict[str, Any]) -> str:
         return "unchanged"
     patch = json.loads(json.dumps(desired))
     _drop_stale_annotations(patch, live)
+    for *parents, key in OPTIONAL_FIELDS.get(desired["kind"], []):
+        live_parent, patch_parent = live, patch
+        for part in parents:
+            live_parent, patch_parent = live_parent.get(part) or {}, patch_parent.setdefault(
+                part, {})
+        if key in live_parent and key not in patch_parent:
+            patch_parent[key] = None
     kube.request("PATCH", path_of(desired), patch, MERGE_PATCH)
     return "updated"
 

@@ -167,7 +167,8 @@ def test_the_operator_adds_the_init_container_only_when_needed(kube_emulator, op
     assert env_of(init)["OSC_ADAPTOR"] == OLDER
 
 
-def test_a_failed_install_makes_the_job_not_ready_with_npm_s_message(kube_emulator, operator):  # noqa
+def test_a_failed_install_makes_the_job_not_ready_with_npms_message(kube_emulator,  # noqa: F811
+                                                                    operator):
     deployment = call(kube_emulator, "GET", f"{DEPLOYMENTS}/older")
     template = deployment["spec"]["template"]
     pod = {"metadata": {"name": "older-7d9f-abcde", "labels": template["metadata"]["labels"]},

@@ -9,12 +9,10 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,100 +20,10 @@ import pytest
 import yaml
 
 from tests.operator.emulator import RunningEmulator, kube_emulator  # noqa: F401 (fixture)
-
-ROOT = Path(__file__).resolve().parents[2]
-NS = "default"
-JOBS = f"/apis/osc.openfn.org/v1alpha1/namespaces/{NS}/openfnjobs"
-CORE = f"/api/v1/namespaces/{NS}"
-DEPLOYMENTS = f"/apis/apps/v1/namespaces/{NS}/deployments"
-PASSWORD = "credential-password-must-never-be-logged"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def operator(kube_emulator: RunningEmulator) -> Iterator[dict[str, Any]]:  # noqa: F811
-    """The operator as a subprocess, as the console script runs it; its log is kept."""
-    log_path = kube_emulator.workdir / "operator.log"
-    health_port = free_port()
-    env = {**kube_emulator.env(), "OSC_OPERATOR_WATCH_NAMESPACES": NS,
-           "OSC_OPERATOR_HEALTH_PORT": str(health_port)}
-    with log_path.open("w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "osc_operator"], env=env,
-                                   stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    try:
-        yield {"process": process, "log": log_path, "health_port": health_port}
-    finally:
-        process.terminate()
-        process.wait(30)
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 45) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def get(kube: RunningEmulator, path: str) -> dict[str, Any] | None:
-    status, body = kube.request("GET", path)
-    return body if status == 200 else None
-
-
-def create(kube: RunningEmulator, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    status, created = kube.request("POST", path, body)
-    assert status == 201 or status == 200, created
-    return created
-
-
-def merge_patch(kube: RunningEmulator, path: str, patch: dict[str, Any]) -> dict[str, Any]:
-    status, body = kube.request("PATCH", path, patch, "application/merge-patch+json")
-    assert status == 200, body
-    return body
-
-
-def openfnjob(name: str, **spec: Any) -> dict[str, Any]:
-    base = {"job": "fn(state => state);", "adaptor": "@openfn/language-common",
-            "trigger": {"webhook": {}}}
-    return {"apiVersion": "osc.openfn.org/v1alpha1", "kind": "OpenFnJob",
-            "metadata": {"name": name}, "spec": {**base, **spec}}
-
-
-def credential_secret(name: str, content: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
-            "stringData": {"credential.json": json.dumps(content)}}
-
-
-def ready(kube: RunningEmulator, name: str) -> dict[str, Any] | None:
-    job = get(kube, f"{JOBS}/{name}") or {}
-    return next((c for c in (job.get("status") or {}).get("conditions") or []
-                 if c["type"] == "Ready"), None)
-
-
-def events_for(kube: RunningEmulator, name: str) -> list[dict[str, Any]]:
-    items = (get(kube, f"{CORE}/events") or {}).get("items", [])
-    return [event for event in items if event["involvedObject"]["name"] == name]
-
-
-def template_annotations(deployment: dict[str, Any]) -> dict[str, str]:
-    return deployment["spec"]["template"]["metadata"]["annotations"]
-
-
-def mark_available(kube: RunningEmulator, name: str) -> None:
-    """What the Deployment controller would write once the pods are ready."""
-    deployment = get(kube, f"{DEPLOYMENTS}/{name}")
-    replicas = deployment["spec"]["replicas"]
-    merge_patch(kube, f"{DEPLOYMENTS}/{name}/status", {"status": {
-        "observedGeneration": deployment["metadata"]["generation"], "replicas": replicas,
-        "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
-        "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicas"}]}})
+from tests.operator.harness import (CORE, DEPLOYMENTS, JOBS, NS, PASSWORD, ROOT,  # noqa: F401
+                                    create, credential_secret, events_for, get, mark_available,
+                                    merge_patch, openfnjob, operator, ready,
+                                    template_annotations, wait_for)
 
 
 @pytest.fixture(scope="module")

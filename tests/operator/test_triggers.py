@@ -1,0 +1,216 @@
+"""Triggers, operator side, end to end: `python -m osc_operator` against the emulator.
+
+Cron: the CronJob follows the spec (created, updated, removed), invalid schedules and time
+zones are refused. Filter: OSC_FILTER follows `webhook.filter`. Flow: the upstream job's
+Deployment carries OSC_FLOW_TARGETS and read-only mounts of the downstream keys, which follow
+the downstream jobs as they appear, change and go away; a cycle is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import kubernetes_validate
+
+from tests.operator.emulator import RunningEmulator, kube_emulator  # noqa: F401 (fixture)
+from tests.operator.harness import (CORE, DEPLOYMENTS, JOBS, NS, create, events_for, get,
+                                    merge_patch, openfnjob, operator, ready,  # noqa: F401
+                                    template_annotations, wait_for)
+
+CRONJOBS = f"/apis/batch/v1/namespaces/{NS}/cronjobs"
+FLOW_CHECKSUM = "osc.openfn.org/flow-checksum"
+
+
+def env_of(kube: RunningEmulator, name: str) -> dict[str, str]:
+    deployment = get(kube, f"{DEPLOYMENTS}/{name}") or {"spec": {"template": {"spec": {
+        "containers": [{"env": []}]}}}}
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    return {var["name"]: var.get("value") for var in container["env"]}
+
+
+def flow_targets(kube: RunningEmulator, name: str) -> list[dict[str, str]] | None:
+    value = env_of(kube, name).get("OSC_FLOW_TARGETS")
+    return None if value is None else json.loads(value)
+
+
+def reason_of(kube: RunningEmulator, name: str) -> str | None:
+    condition = ready(kube, name)
+    return condition and condition["reason"]
+
+
+def delete(kube: RunningEmulator, path: str) -> None:
+    status, body = kube.request("DELETE", path)
+    assert status == 200, body
+
+
+def test_cron_trigger_renders_updates_and_removes_its_cronjob(
+        kube_emulator: RunningEmulator, operator: dict) -> None:  # noqa: F811
+    create(kube_emulator, JOBS, openfnjob("ticker", trigger={"cron": {
+        "schedule": "*/5 * * * *", "timeZone": "Europe/Berlin", "concurrencyPolicy": "Replace",
+        "startingDeadlineSeconds": 120}}))
+    cronjob = wait_for(lambda: get(kube_emulator, f"{CRONJOBS}/ticker"), "ticker's CronJob")
+    spec = cronjob["spec"]
+    assert (spec["schedule"], spec["timeZone"], spec["concurrencyPolicy"],
+            spec["startingDeadlineSeconds"]) == ("*/5 * * * *", "Europe/Berlin", "Replace", 120)
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["command"] == ["python", "-m", "osc_runtime", "trigger"]
+    env = {var["name"]: var["value"] for var in container["env"]}
+    assert env["OSC_TRIGGER_URL"] == "http://ticker.default.svc/inbox"
+    assert env["OSC_TRIGGER_KEY_PATH"] == "/etc/osc/inbox/api-key"
+    inbox = next(volume for volume in pod["volumes"] if volume["name"] == "inbox")
+    assert inbox["secret"]["secretName"] == "ticker-inbox"
+    assert {"name": "inbox", "mountPath": "/etc/osc/inbox", "readOnly": True} in container[
+        "volumeMounts"]
+    assert cronjob["metadata"]["ownerReferences"][0]["name"] == "ticker"
+    kubernetes_validate.validate(cronjob, "1.37.0", strict=True)
+    assert env_of(kube_emulator, "ticker")["OSC_TRIGGER"] == "cron"
+
+    merge_patch(kube_emulator, f"{JOBS}/ticker", {"spec": {"trigger": {"cron": {
+        "schedule": "@hourly", "timeZone": None}}}})
+    updated = wait_for(lambda: (c := get(kube_emulator, f"{CRONJOBS}/ticker"))["spec"][
+        "schedule"] == "@hourly" and c, "the new schedule")
+    assert "timeZone" not in updated["spec"]
+    assert events_for(kube_emulator, "ticker") and any(
+        event["message"] == "CronJob ticker updated" for event in events_for(kube_emulator,
+                                                                             "ticker"))
+
+    merge_patch(kube_emulator, f"{JOBS}/ticker", {"spec": {"trigger": {
+        "cron": None, "webhook": {}}}})
+    wait_for(lambda: get(kube_emulator, f"{CRONJOBS}/ticker") is None, "the CronJob to go")
+    wait_for(lambda: env_of(kube_emulator, "ticker")["OSC_TRIGGER"] == "webhook",
+             "the Deployment to say webhook")
+
+
+def test_invalid_schedules_and_time_zones_are_refused(
+        kube_emulator: RunningEmulator, operator: dict) -> None:  # noqa: F811
+    # The emulator runs no schema validation: these reach the operator as they would a
+    # cluster whose CRD is older than the operator.
+    create(kube_emulator, JOBS, openfnjob("bad-schedule", trigger={"cron": {
+        "schedule": "61 * * * *"}}))
+    create(kube_emulator, JOBS, openfnjob("bad-zone", trigger={"cron": {
+        "schedule": "@daily", "timeZone": "Mars/Olympus_Mons"}}))
+    for name, message in (("bad-schedule", "'61 * * * *' is not a cron schedule"),
+                          ("bad-zone", "'Mars/Olympus_Mons' is not an IANA time zone")):
+        condition = wait_for(lambda: ready(kube_emulator, name), f"{name}'s Ready condition")
+        assert (condition["status"], condition["reason"]) == ("False", "InvalidSpec")
+        assert message in condition["message"]
+        conditions = get(kube_emulator, f"{JOBS}/{name}")["status"]["conditions"]
+        assert {"type": "Stalled", "status": "True", "reason": "InvalidSpec"}.items() <= next(
+            c for c in conditions if c["type"] == "Stalled").items()
+        assert get(kube_emulator, f"{CRONJOBS}/{name}") is None
+        assert get(kube_emulator, f"{DEPLOYMENTS}/{name}") is None
+    merge_patch(kube_emulator, f"{JOBS}/bad-zone", {"spec": {"trigger": {"cron": {
+        "timeZone": "America/Argentina/Buenos_Aires"}}}})
+    cronjob = wait_for(lambda: get(kube_emulator, f"{CRONJOBS}/bad-zone"), "a fixed job's CronJob")
+    assert cronjob["spec"]["timeZone"] == "America/Argentina/Buenos_Aires"
+
+
+def test_webhook_filter_becomes_the_runtime_filter(
+        kube_emulator: RunningEmulator, operator: dict) -> None:  # noqa: F811
+    wanted = {"data.type": "order", "$.total": 3, "items[0].ok": True, "meta": {"v": [1]}}
+    create(kube_emulator, JOBS, openfnjob("picky", trigger={"webhook": {"filter": wanted}}))
+    env = wait_for(lambda: env_of(kube_emulator, "picky").get("OSC_FILTER") and
+                   env_of(kube_emulator, "picky"), "OSC_FILTER")
+    assert json.loads(env["OSC_FILTER"]) == wanted
+    status, body = kube_emulator.request("PATCH", f"{JOBS}/picky", [
+        {"op": "replace", "path": "/spec/trigger/webhook/filter",
+         "value": {"data.type": "refund"}}], "application/json-patch+json")
+    assert status == 200, body
+    wait_for(lambda: json.loads(env_of(kube_emulator, "picky").get("OSC_FILTER") or "{}")
+             == {"data.type": "refund"}, "the new filter")
+    merge_patch(kube_emulator, f"{JOBS}/picky", {"spec": {"trigger": {"webhook": {
+        "filter": None}}}})
+    wait_for(lambda: "OSC_FILTER" not in env_of(kube_emulator, "picky"), "no filter")
+
+
+def flow_job(name: str, after: str, on: str = "success") -> dict[str, Any]:
+    return openfnjob(name, trigger={"flow": {"after": after, "on": on}})
+
+
+def target(name: str, on: str) -> dict[str, str]:
+    return {"name": name, "on": on, "url": f"http://{name}.default.svc/inbox",
+            "key_path": f"/etc/osc/flow/{name}/api-key"}
+
+
+def test_flow_wiring_follows_the_downstream_jobs(
+        kube_emulator: RunningEmulator, operator: dict) -> None:  # noqa: F811
+    create(kube_emulator, JOBS, openfnjob("fetch"))
+    wait_for(lambda: get(kube_emulator, f"{DEPLOYMENTS}/fetch"), "fetch's Deployment")
+    assert flow_targets(kube_emulator, "fetch") is None
+
+    create(kube_emulator, JOBS, flow_job("load", "fetch"))
+    wait_for(lambda: flow_targets(kube_emulator, "fetch") == [target("load", "success")],
+             "fetch to be wired to load")
+    pod = get(kube_emulator, f"{DEPLOYMENTS}/fetch")["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "flow-load")
+    assert volume["secret"] == {"secretName": "load-inbox", "defaultMode": 0o400,
+                                "optional": True, "items": [
+                                    {"key": "api-key", "path": "api-key", "mode": 0o400}]}
+    assert {"name": "flow-load", "mountPath": "/etc/osc/flow/load", "readOnly": True} in pod[
+        "containers"][0]["volumeMounts"]
+    kubernetes_validate.validate(get(kube_emulator, f"{DEPLOYMENTS}/fetch"), "1.37.0",
+                                 strict=True)
+    wait_for(lambda: get(kube_emulator, f"{JOBS}/fetch")["status"].get("flowTargets")
+             == ["load"], "fetch's status to list load")
+    wait_for(lambda: env_of(kube_emulator, "load").get("OSC_TRIGGER") == "flow",
+             "load's own Deployment")
+    assert "OSC_FLOW_TARGETS" not in env_of(kube_emulator, "load")
+    checksum = template_annotations(get(kube_emulator, f"{DEPLOYMENTS}/fetch"))[FLOW_CHECKSUM]
+
+    create(kube_emulator, JOBS, flow_job("notify", "fetch", "failure"))
+    wait_for(lambda: flow_targets(kube_emulator, "fetch") == [
+        target("load", "success"), target("notify", "failure")], "a second target")
+    merge_patch(kube_emulator, f"{JOBS}/load", {"spec": {"trigger": {"flow": {"on": "failure"}}}})
+    wait_for(lambda: flow_targets(kube_emulator, "fetch") == [
+        target("load", "failure"), target("notify", "failure")], "load's new outcome")
+    assert template_annotations(get(kube_emulator, f"{DEPLOYMENTS}/fetch"))[
+        FLOW_CHECKSUM] != checksum  # the wiring changed: the pods roll
+
+    merge_patch(kube_emulator, f"{JOBS}/load", {"spec": {"trigger": {"flow": {"after": "nobody"}}}})
+    wait_for(lambda: flow_targets(kube_emulator, "fetch") == [target("notify", "failure")],
+             "load to leave fetch")
+    condition = wait_for(lambda: (c := ready(kube_emulator, "load")) and "nobody" in c[
+        "message"] and c, "load to report its missing upstream")
+    assert "upstream OpenFnJob 'nobody' not found" in condition["message"]
+    assert condition["reason"] == "Progressing"  # a service of its own all the same
+    wait_for(lambda: any(e["reason"] == "UpstreamNotFound" and e["type"] == "Warning"
+                         for e in events_for(kube_emulator, "load")), "an UpstreamNotFound Event")
+
+    delete(kube_emulator, f"{JOBS}/notify")
+    wait_for(lambda: flow_targets(kube_emulator, "fetch") is None, "the last target to go")
+    deployment = get(kube_emulator, f"{DEPLOYMENTS}/fetch")
+    assert not [v for v in deployment["spec"]["template"]["spec"]["volumes"]
+                if v["name"].startswith("flow-")]
+    assert FLOW_CHECKSUM not in template_annotations(deployment)
+    wait_for(lambda: get(kube_emulator, f"{JOBS}/fetch")["status"].get("flowTargets") == [],
+             "fetch's status to list no target")
+
+
+def test_flow_cycles_are_refused_and_the_rest_keeps_working(
+        kube_emulator: RunningEmulator, operator: dict) -> None:  # noqa: F811
+    create(kube_emulator, JOBS, flow_job("selfish", "selfish"))
+    wait_for(lambda: reason_of(kube_emulator, "selfish") == "InvalidSpec", "self-flow refused")
+    assert "selfish runs after selfish" in ready(kube_emulator, "selfish")["message"]
+
+    create(kube_emulator, JOBS, flow_job("ping", "pong"))
+    create(kube_emulator, JOBS, flow_job("tail", "ping"))
+    wait_for(lambda: reason_of(kube_emulator, "ping") == "Progressing", "ping to run")
+    wait_for(lambda: flow_targets(kube_emulator, "ping") == [target("tail", "success")],
+             "ping to be wired to tail")
+    create(kube_emulator, JOBS, flow_job("pong", "ping"))
+    for name in ("ping", "pong"):
+        wait_for(lambda: reason_of(kube_emulator, name) == "InvalidSpec", f"{name} refused")
+        assert "flow cycle" in ready(kube_emulator, name)["message"]
+    assert get(kube_emulator, f"{DEPLOYMENTS}/pong") is None
+    assert reason_of(kube_emulator, "tail") == "Progressing"  # off the cycle: not affected
+    assert any(e["reason"] == "InvalidSpec" and e["type"] == "Warning"
+               for e in events_for(kube_emulator, "ping"))
+
+    merge_patch(kube_emulator, f"{JOBS}/pong", {"spec": {"trigger": {
+        "flow": None, "webhook": {}}}})  # breaks the cycle
+    for name in ("ping", "pong"):
+        wait_for(lambda: reason_of(kube_emulator, name) == "Progressing", f"{name} to recover")
+    wait_for(lambda: flow_targets(kube_emulator, "pong") == [target("ping", "success")],
+             "pong to be wired to ping")
