@@ -54,16 +54,20 @@ class TriggerSettings(BaseSettings):
             raise SettingsError(f"OSC_FLOW_TARGETS: not valid JSON ({error})") from None
         if not isinstance(raw, list):
             raise SettingsError("OSC_FLOW_TARGETS: must be a JSON list of targets")
-        try:
-            targets = [FlowTarget.model_validate(item) for item in raw]
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "target"
-            raise SettingsError(f"OSC_FLOW_TARGETS: {where}: {first['msg']}") from None
+        targets = [_target(index, item) for index, item in enumerate(raw)]
         names = [target.name for target in targets]
         if len(set(names)) != len(names):
             raise SettingsError("OSC_FLOW_TARGETS: each target name may appear only once")
         return targets
+
+
+def _target(index: int, item: Any) -> FlowTarget:
+    try:
+        return FlowTarget.model_validate(item)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in (index, *first["loc"]))
+        raise SettingsError(f"OSC_FLOW_TARGETS: {where}: {first['msg']}") from None
 
 
 def load_trigger_settings() -> TriggerSettings:

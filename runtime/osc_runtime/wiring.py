@@ -21,13 +21,10 @@ CLEANUP_INTERVAL_SECONDS = 3600
 @dataclass
 class TriggerParts:
     store: TriggerStore
-    flow: FlowSender | None
+    flow: FlowSender
 
     def background(self) -> list[Coroutine[Any, Any, None]]:
-        jobs = [self._forget_deleted_runs()]
-        if self.flow is not None:
-            jobs.append(self.flow.send_forever())
-        return jobs
+        return [self._forget_deleted_runs(), self.flow.send_forever()]
 
     async def _forget_deleted_runs(self) -> None:
         while True:
@@ -43,10 +40,9 @@ def connect_triggers(runtime: Runtime, settings: TriggerSettings,
     """Give the dispatcher its run events; settle flow hand-offs a crash left undecided."""
     job = runtime.settings
     store = TriggerStore(job.data_dir / "runs.db", runtime.store.clock)
-    flow = None
-    if settings.targets():
-        flow = FlowSender(job.job_name, settings, store, job.credential_value(), metrics)
-        flow.recover(runtime.store)
+    # Also without targets: hand-offs left pending by an earlier configuration get settled.
+    flow = FlowSender(job.job_name, settings, store, job.credential_value(), metrics)
+    flow.recover(runtime.store)
     runtime.dispatcher.events = RunEvents(
         runs=runtime.store, triggers=store, metrics=metrics, flow=flow,
         keep_carried_state=job.trigger == CRON,
