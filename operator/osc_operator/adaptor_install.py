@@ -107,7 +107,8 @@ def _describe(terminated: dict[str, Any]) -> str:
             f"{terminated.get('exitCode')} ({terminated.get('reason') or 'Error'})")
 
 
-def find_install_failure(client: kube.Kube, body: dict[str, Any], selector: dict[str, str]) -> str | None:
+def find_install_failure(client: kube.Kube, body: dict[str, Any],
+                         selector: dict[str, str]) -> str | None:
     """npm's message from any pod of this OpenFnJob whose adaptor install failed."""
     meta, adaptor = body["metadata"], (body.get("spec") or {}).get("adaptor", "")
     if not needs_install(adaptor):

@@ -151,7 +151,9 @@ def _installed_versions(settings: Settings, name: str) -> dict[str, ResolvedAdap
     return found
 
 
-def _installed(settings: Settings, name: str, folder: Path, source: str = "installed"):
+def _installed(
+    settings: Settings, name: str, folder: Path, source: str = "installed"
+) -> ResolvedAdaptor | None:
     """The adaptor in a version folder, if that folder is complete (it has the marker)."""
     package = folder / "node_modules" / name
     version = _package_version(package)
@@ -170,16 +172,16 @@ def _package_version(folder: Path) -> str | None:
 
 
 async def install_adaptor(settings: Settings, name: str, wanted: str | None) -> ResolvedAdaptor:
-    """npm-install `name@wanted` into its own version folder; the folder appears complete or not at all."""
-    root = adaptors_dir(settings) / name
+    """npm-install `name@wanted` into its own version folder, which appears complete or not at
+    all."""
+    root, spec = adaptors_dir(settings) / name, f"{name}@{wanted}" if wanted else name
     try:
         root.mkdir(parents=True, exist_ok=True)
         _remove_stale_staging(root)
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=root))
     except OSError as error:
-        raise AdaptorError(f"cannot install adaptor {settings.adaptor}: {error}") from None
+        raise AdaptorError(f"cannot install adaptor {spec}: {error}") from None
     try:
-        spec = f"{name}@{wanted}" if wanted else name
         log.info("installing adaptor %s with npm into %s", spec, root)
         await npm.install(settings, staging, spec, home=adaptors_dir(settings) / ".npm")
         return _publish(settings, name, staging)

@@ -95,10 +95,11 @@ def test_core_runs_the_version_asked_for(installed, tmp_path):
 def test_the_adaptor_uses_its_own_dependencies(installed):
     # language-http 6.4.3 needs language-common 2.0.1, not the bundled 3.3.4.
     _, resolved = installed
-    script = "const p = require.resolve('@openfn/language-common/package.json', {paths: [process.argv[1]]});"
-    script += "console.log(require(p).version)"
+    script = "const p = require.resolve('@openfn/language-common/package.json', "
+    script += "{paths: [process.argv[1]]}); console.log(require(p).version)"
     env = {**os.environ, "NODE_PATH": os.pathsep.join(map(str, resolved.node_path))}
-    run = subprocess.run(["node", "-e", script, resolved.load_arg], env=env, capture_output=True, text=True)
+    run = subprocess.run(["node", "-e", script, resolved.load_arg], env=env,
+                         capture_output=True, text=True)
     assert run.stdout.strip() == "2.0.1", run.stderr
 
 
@@ -167,7 +168,8 @@ async def test_an_unknown_version_or_package_says_why(spec, npm_says, tmp_path):
 
 
 async def test_the_registry_and_npmrc_settings_reach_npm(tmp_path):
-    settings = settings_for(f"{HTTP}@{OTHER}", tmp_path, npm_registry="http://me:s3cret@127.0.0.1:9/")
+    registry = "http://me:s3cret@127.0.0.1:9/"
+    settings = settings_for(f"{HTTP}@{OTHER}", tmp_path, npm_registry=registry)
     with pytest.raises(AdaptorError) as caught:
         await ensure_adaptor(settings)
     assert "127.0.0.1:9" in str(caught.value) and "s3cret" not in str(caught.value)

@@ -67,7 +67,8 @@ def command(*args: str, **env: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def older_http(tmp_path_factory) -> Iterator[tuple[RuntimeProcess, httpx.Response]]:
     """A runtime asked for HTTP@OLD, and its first /readyz answer (while npm installs)."""
-    runtime = runtime_for(tmp_path_factory, tmp_path_factory.mktemp("older") / "data", f"{HTTP}@{OLD}")
+    data_dir = tmp_path_factory.mktemp("older") / "data"
+    runtime = runtime_for(tmp_path_factory, data_dir, f"{HTTP}@{OLD}")
     runtime.start(ready=False)
     first = readiness(runtime)
     yield runtime, first
@@ -145,11 +146,13 @@ def test_install_adaptor_then_a_runtime_that_may_not_install(tmp_path_factory):
     # The operator's pod: an init container installs into a shared folder, then the runtime
     # starts with installs forbidden and finds it there.
     shared = tmp_path_factory.mktemp("shared")
-    env = npm_env(tmp_path_factory) | {"OSC_ADAPTOR": f"{HTTP}@{OLD}", "OSC_ADAPTORS_DIR": str(shared)}
+    env = npm_env(tmp_path_factory) | {"OSC_ADAPTOR": f"{HTTP}@{OLD}",
+                                       "OSC_ADAPTORS_DIR": str(shared)}
     for expected in ("(downloaded)", "(installed)"):  # a second init run finds it there
         done = command("install-adaptor", **env)
         assert done.returncode == 0 and expected in done.stdout, done.stderr
-    runtime = runtime_for(tmp_path_factory, tmp_path_factory.mktemp("main") / "data", f"{HTTP}@{OLD}",
+    data_dir = tmp_path_factory.mktemp("main") / "data"
+    runtime = runtime_for(tmp_path_factory, data_dir, f"{HTTP}@{OLD}",
                           OSC_ADAPTORS_DIR=str(shared), OSC_ADAPTOR_INSTALL="never")
     try:
         runtime.start(ready=True, timeout=120)
@@ -162,7 +165,8 @@ def test_install_adaptor_then_a_runtime_that_may_not_install(tmp_path_factory):
 
 
 def test_install_adaptor_fails_with_npm_message(tmp_path_factory, tmp_path):
-    env = npm_env(tmp_path_factory) | {"OSC_ADAPTOR": f"{HTTP}@6.4.9", "OSC_ADAPTORS_DIR": str(tmp_path)}
+    env = npm_env(tmp_path_factory) | {"OSC_ADAPTOR": f"{HTTP}@6.4.9",
+                                       "OSC_ADAPTORS_DIR": str(tmp_path)}
     done = command("install-adaptor", **env)
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
