@@ -33,6 +33,7 @@ def configure_logging(job_name: str, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.captureWarnings(True)  # Python warnings as JSON lines too, not bare stderr text
 
 
 class _JobName(logging.Filter):

@@ -103,6 +103,11 @@ async function loadRun(id) {
   fact(facts, "duration", seconds(run.duration_seconds));
   fact(facts, "exit code", run.exit_code);
   fact(facts, "error", run.error);
+  if (run.upstream) fact(facts, "from", run.upstream);
+  for (const handOff of run.callbacks || []) {  // flow hand-offs to downstream jobs
+    const detail = handOff.status + " after " + handOff.attempts + " attempt(s)";
+    fact(facts, "then " + handOff.target, handOff.last_error ? detail + ": " + handOff.last_error : detail);
+  }
   const finished = !["queued", "running", "retrying"].includes(run.status);
   $("retry").hidden = !finished;
   $("retry").dataset.runId = run.run_id;
