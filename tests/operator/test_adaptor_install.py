@@ -6,12 +6,8 @@ The emulator runs no pods: a test writes the pod status the kubelet would write.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -20,12 +16,12 @@ import pytest
 from osc_operator import adaptor_install, render
 from osc_operator.api import parse_spec
 from tests.operator.emulator import RunningEmulator, kube_emulator  # noqa: F401 (fixture)
+from tests.operator.harness import (  # noqa: F401 (fixture)
+    CORE, DEPLOYMENTS, JOBS, NS, ROOT, create, events_for, get, mark_available, merge_patch,
+    openfnjob, operator, ready, wait_for,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-NS = "default"
-JOBS = f"/apis/osc.openfn.org/v1alpha1/namespaces/{NS}/openfnjobs"
-DEPLOYMENTS = f"/apis/apps/v1/namespaces/{NS}/deployments"
-PODS = f"/api/v1/namespaces/{NS}/pods"
+PODS = f"{CORE}/pods"
 OLDER = "@openfn/language-http@6.4.3"
 NPM_SAYS = ("npm could not install @openfn/language-http@6.4.3: code ECONNREFUSED; FetchError: "
             "request to http://registry.internal/ failed")
@@ -111,90 +107,52 @@ def test_the_failure_read_from_a_pod_is_npm_s_last_line():
 # ---- against the emulator -----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def reason(kube: RunningEmulator, name: str) -> str | None:
+    return (ready(kube, name) or {}).get("reason")
 
 
-@pytest.fixture(scope="module")
-def operator(kube_emulator: RunningEmulator) -> Iterator[Path]:  # noqa: F811
-    log_path = kube_emulator.workdir / "operator.log"
-    env = {**kube_emulator.env(), "OSC_OPERATOR_WATCH_NAMESPACES": NS,
-           "OSC_OPERATOR_HEALTH_PORT": str(free_port())}
-    with log_path.open("w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "osc_operator"], env=env, cwd=ROOT,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    yield log_path
-    process.terminate()
-    process.wait(30)
+def create_job(kube: RunningEmulator, name: str, adaptor: str) -> dict[str, Any]:
+    create(kube, JOBS, openfnjob(name, adaptor=adaptor))
+    wait_for(lambda: reason(kube, name) == "Progressing", f"{name} Progressing", 60)
+    return get(kube, f"{DEPLOYMENTS}/{name}")
 
 
-def wait_for(check: Callable[[], Any], what: str, log: Path, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; operator log:\n{log.read_text()[-3000:]}")
-
-
-def call(kube: RunningEmulator, method: str, path: str, body: Any = None) -> dict[str, Any]:
-    status, answer = kube.request(method, path, body, "application/merge-patch+json"
-                                  if method == "PATCH" else "application/json")
-    assert status in (200, 201), answer
-    return answer
-
-
-def ready(kube: RunningEmulator, name: str) -> dict[str, Any]:
-    _, job = kube.request("GET", f"{JOBS}/{name}")
-    return next((c for c in (job.get("status") or {}).get("conditions") or []
-                 if c["type"] == "Ready"), {})
-
-
-def create_job(kube: RunningEmulator, log: Path, name: str, adaptor: str) -> dict[str, Any]:
-    call(kube, "POST", JOBS, {"apiVersion": "osc.openfn.org/v1alpha1", "kind": "OpenFnJob",
-                              "metadata": {"name": name}, "spec": spec_for(adaptor)})
-    wait_for(lambda: ready(kube, name).get("reason") == "Progressing", f"{name} Progressing", log)
-    return call(kube, "GET", f"{DEPLOYMENTS}/{name}")
-
-
-def test_the_operator_adds_the_init_container_only_when_needed(kube_emulator, operator):  # noqa
-    bundled = create_job(kube_emulator, operator, "bundled", "@openfn/language-http@7.2.10")
+def test_the_operator_adds_the_init_container_only_when_needed(kube_emulator,  # noqa: F811
+                                                               operator):  # noqa: F811
+    bundled = create_job(kube_emulator, "bundled", "@openfn/language-http@7.2.10")
     assert "initContainers" not in bundled["spec"]["template"]["spec"]
-    older = create_job(kube_emulator, operator, "older", OLDER)
+    older = create_job(kube_emulator, "older", OLDER)
     [init] = older["spec"]["template"]["spec"]["initContainers"]
     assert env_of(init)["OSC_ADAPTOR"] == OLDER
 
 
 def test_a_failed_install_makes_the_job_not_ready_with_npms_message(kube_emulator,  # noqa: F811
-                                                                    operator):
-    deployment = call(kube_emulator, "GET", f"{DEPLOYMENTS}/older")
-    template = deployment["spec"]["template"]
+                                                                    operator):  # noqa: F811
+    template = get(kube_emulator, f"{DEPLOYMENTS}/older")["spec"]["template"]
     pod = {"metadata": {"name": "older-7d9f-abcde", "labels": template["metadata"]["labels"]},
            "spec": template["spec"]}
-    call(kube_emulator, "POST", PODS, pod)
+    create(kube_emulator, PODS, pod)
     message = f"installing adaptor {OLDER}\ninstall-adaptor: {NPM_SAYS}"
-    call(kube_emulator, "PATCH", f"{PODS}/older-7d9f-abcde/status",
-         {"status": failed_status(message)})
-    condition = wait_for(lambda: (c := ready(kube_emulator, "older"))["reason"]
-                         == "AdaptorInstallFailed" and c, "AdaptorInstallFailed", operator)
+    merge_patch(kube_emulator, f"{PODS}/older-7d9f-abcde/status",
+                {"status": failed_status(message)})
+    wait_for(lambda: reason(kube_emulator, "older") == "AdaptorInstallFailed",
+             "AdaptorInstallFailed")
+    condition = ready(kube_emulator, "older")
     assert (condition["status"], condition["message"]) == ("False", NPM_SAYS)
+    warnings = [event for event in events_for(kube_emulator, "older")
+                if event["type"] == "Warning" and event["reason"] == "AdaptorInstallFailed"]
+    assert warnings and warnings[0]["message"] == NPM_SAYS
     # A reconcile (a spec change) keeps the reason while the pod still fails.
-    call(kube_emulator, "PATCH", f"{JOBS}/older", {"spec": {"concurrency": 3}})
-    wait_for(lambda: call(kube_emulator, "GET", f"{JOBS}/older")["status"]["observedGeneration"]
-             == 2, "the spec change reconciled", operator)
-    assert ready(kube_emulator, "older")["reason"] == "AdaptorInstallFailed"
+    merge_patch(kube_emulator, f"{JOBS}/older", {"spec": {"concurrency": 3}})
+    wait_for(lambda: get(kube_emulator, f"{JOBS}/older")["status"]["observedGeneration"] == 2,
+             "the spec change reconciled")
+    assert reason(kube_emulator, "older") == "AdaptorInstallFailed"
 
 
-def test_the_job_becomes_ready_once_the_install_succeeds(kube_emulator, operator):  # noqa
-    wait_for(lambda: ready(kube_emulator, "older").get("reason") == "AdaptorInstallFailed",
-             "the failure reported", operator)
-    deployment = call(kube_emulator, "GET", f"{DEPLOYMENTS}/older")
-    call(kube_emulator, "PATCH", f"{DEPLOYMENTS}/older/status", {"status": {
-        "observedGeneration": deployment["metadata"]["generation"], "replicas": 1,
-        "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1,
-        "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicas"}]}})
-    condition = wait_for(lambda: (c := ready(kube_emulator, "older"))["status"] == "True" and c,
-                         "Ready=True", operator)
+def test_the_job_becomes_ready_once_the_install_succeeds(kube_emulator,  # noqa: F811
+                                                         operator):  # noqa: F811
+    wait_for(lambda: reason(kube_emulator, "older") == "AdaptorInstallFailed", "the failure")
+    mark_available(kube_emulator, "older")
+    condition = wait_for(lambda: (c := ready(kube_emulator, "older")) and c["status"] == "True"
+                         and c, "Ready=True")
     assert condition["reason"] == "Available"
