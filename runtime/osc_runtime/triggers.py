@@ -40,7 +40,7 @@ class TriggerSettings(BaseSettings):
     filter: str | None = Field(None, description="JSON {path: expected value}; see filters.py.")
     flow_targets: str | None = Field(None, description="JSON list of flow targets.")
     flow_retry_backoff_seconds: float = Field(1, gt=0)
-    flow_retry_max_backoff_seconds: float = Field(300, gt=0)
+    flow_retry_max_backoff_seconds: float = Field(30, gt=0)
 
     def message_filter(self) -> MessageFilter:
         return MessageFilter.from_json(self.filter)
