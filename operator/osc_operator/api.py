@@ -153,7 +153,9 @@ class FlowTrigger(Model):
     after: str = Field(description="Name of the OpenFnJob (same namespace) this one follows. "
                        "Its runs' outcomes are POSTed to this job's inbox.",
                        min_length=1, max_length=63, pattern=DNS_LABEL)
-    on: Literal["success", "failure"] = Field(description="Follow its successes or failures.")
+    on: Literal["success", "failure"] = Field(
+        description="Follow its successes or failures. Quote the key in YAML "
+        "(`\"on\": success`): YAML 1.1 reads a bare `on` as the boolean true.")
 
 
 class Trigger(Model):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import defaultdict
 from typing import Any
 
 import kopf
@@ -18,6 +20,9 @@ RETRY_CHILD_SECONDS = 60
 # Ready states that track the Deployment (a failed adaptor install clears once it is available)
 FOLLOWED_REASONS = ("Progressing", "Available", adaptor_install.FAILED_REASON)
 MANAGED = {"app.kubernetes.io/managed-by": "osc-operator"}
+# One reconciliation of a job at a time: a job is also reconciled from other objects' handlers
+# (flow jobs, Secrets), and a run that listed the jobs earlier must not write last.
+_JOB_LOCKS: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
 
 
 @kopf.on.startup()
@@ -45,7 +50,13 @@ def reconcile_job(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 def run(memo: kopf.Memo, body: dict[str, Any]) -> None:
     """Reconcile one OpenFnJob and report it: status, Events, metrics and kopf's retry policy."""
+    meta = body["metadata"]
     logger = kopf.LocalObjectLogger(body=body, settings=memo.kopf_settings)
+    with _JOB_LOCKS[(meta["namespace"], meta["name"])]:
+        _run_measured(memo, body, logger)
+
+
+def _run_measured(memo: kopf.Memo, body: dict[str, Any], logger: Any) -> None:
     started = time.monotonic()
     try:
         _reconcile_and_report(memo, body, logger)

@@ -179,7 +179,8 @@ def test_kubectl_apply_of_the_examples(kube_emulator: RunningEmulator,  # noqa: 
         return done.stdout
     for example in sorted((ROOT / "examples" / "k8s").glob("*.yaml")):
         run("apply", "--validate=false", "-f", str(example))
-    names = ["hello-webhook", "orders", "inventory-sync", "nightly-report"]
+    names = ["hello-webhook", "orders", "inventory-sync", "nightly-report", "fetch-orders",
+             "load-orders"]
     for name in names:
         wait_for(lambda: (c := ready(kube_emulator, name)) and c["reason"] == "Progressing",
                  f"{name} to be reconciled")
@@ -191,6 +192,17 @@ def test_kubectl_apply_of_the_examples(kube_emulator: RunningEmulator,  # noqa: 
     assert rows["nightly-report"][1:5] == [
         "False", "Progressing", "cron", "http://nightly-report.default.svc/inbox"]
     assert rows["orders"][3] == "webhook"
+    assert rows["load-orders"][3] == "flow"
+
+    def fetch_env() -> dict[str, str]:
+        container = get(kube_emulator, f"{DEPLOYMENTS}/fetch-orders")["spec"]["template"][
+            "spec"]["containers"][0]
+        return {var["name"]: var.get("value") for var in container["env"]}
+    env = wait_for(lambda: "OSC_FLOW_TARGETS" in fetch_env() and fetch_env(), "the flow wiring")
+    assert json.loads(env["OSC_FLOW_TARGETS"]) == [{
+        "name": "load-orders", "on": "success", "url": "http://load-orders.default.svc/inbox",
+        "key_path": "/etc/osc/flow/load-orders/api-key"}]
+    assert json.loads(env["OSC_FILTER"]) == {"source": "shop"}
 
 
 def test_operator_health_and_json_logs_without_secrets(
