@@ -1,0 +1,57 @@
+"""Flow graph and wiring, as pure functions (the emulator tests show the operator using them)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import kubernetes_validate
+
+from osc_operator import flow, render
+from osc_operator.api import parse_spec
+
+
+def job(name: str, after: str | None = None, on: str = "success", **spec: Any) -> dict:
+    trigger = {"flow": {"after": after, "on": on}} if after else {"webhook": {}}
+    return {"metadata": {"name": name}, "spec": {
+        "job": "fn(s => s)", "adaptor": "@openfn/language-common", "trigger": trigger, **spec}}
+
+
+def test_cycles_are_found_from_every_job_on_them_only() -> None:
+    edges = flow.upstream_edges([job("a", "c"), job("b", "a"), job("c", "b"), job("d", "a"),
+                                 job("self", "self"), job("e")])
+    assert flow.cycle_through("a", edges) == ["a", "c", "b"]
+    assert flow.cycle_through("b", edges) == ["b", "a", "c"]
+    assert flow.cycle_through("d", edges) is None  # flows into the cycle, is not on it
+    assert flow.cycle_through("self", edges) == ["self"]
+    assert flow.cycle_through("e", edges) is None
+    assert flow.chain("d", edges) == ["d", "a", "c", "b"]
+    assert flow.chain("missing", edges) == ["missing"]
+
+
+def test_targets_skip_jobs_on_a_cycle_invalid_or_being_deleted() -> None:
+    leaving = job("leaving", "up")
+    leaving["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    jobs = [job("up"), job("ok", "up", "failure"), job("bad", "up", adaptor="../evil"),
+            job("loop", "up"), job("up-2", "loop"), leaving]
+    jobs[0]["spec"]["trigger"] = {"flow": {"after": "up-2", "on": "success"}}  # up→loop→up-2→up
+    assert [t.name for t in flow.targets_of("up", jobs)] == ["ok"]
+    assert flow.targets_of("up", [job("up"), job("z", "up"), job("y", "up")])[0].name == "y"
+
+
+def test_wired_deployment_is_valid_kubernetes() -> None:
+    spec = parse_spec(job("fetch")["spec"])
+    deployment = render.render_deployment("fetch", "shop", spec, image="osc-runtime:0.1.0",
+                                          checksums=render.Checksums(job="x"))
+    targets = [flow.FlowTarget("load", "success", "load-inbox", "api-key"),
+               flow.FlowTarget("alert", "failure", "alert-inbox", "api-key")]
+    flow.wire(deployment, "shop", targets)
+    kubernetes_validate.validate(deployment, "1.37.0", strict=True)
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {var["name"]: var["value"] for var in container["env"]}
+    assert json.loads(env["OSC_FLOW_TARGETS"])[0] == {
+        "name": "load", "on": "success", "url": "http://load.shop.svc/inbox",
+        "key_path": "/etc/osc/flow/load/api-key"}
+    a = flow.wiring_checksum("shop", targets, {"load": "k1", "alert": "k2"})
+    assert a != flow.wiring_checksum("shop", targets, {"load": "k1", "alert": "rotated"})
+    assert a != flow.wiring_checksum("shop", targets[:1], {"load": "k1"})
