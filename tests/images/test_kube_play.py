@@ -22,6 +22,9 @@ from osc_operator.api import parse_spec
 from tests.images.conftest import RUNTIME_IMAGE, Service, free_port
 from tests.images.podman import Podman
 
+# A cold build of an image (the first test to need it) takes minutes on two cores.
+pytestmark = pytest.mark.timeout(1800)
+
 NAME, NAMESPACE, KEY = "kube-play", "default", "kube-play-key-31d0"
 CREDENTIAL = {"region": "eu-1", "password": "pw-kube-play-hidden"}
 SPEC = {

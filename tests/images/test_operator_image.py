@@ -21,6 +21,9 @@ from tests.images.podman import ROOT, Podman
 from tests.operator.emulator import RunningEmulator, start_emulator
 from tests.tools import tool
 
+# A cold build of an image (the first test to need it) takes minutes on two cores.
+pytestmark = pytest.mark.timeout(1800)
+
 NAMESPACE = "default"
 JOB_MANIFEST = ROOT / "examples" / "k8s" / "webhook-generated-key.yaml"
 LIVENESS_PORT = 8080  # fixed by the operator image (kopf --liveness)

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.images.conftest import write
 from tests.images.podman import ROOT, Podman
+
+# A cold build of an image (the first test to need it) takes minutes on two cores.
+pytestmark = pytest.mark.timeout(1800)
 
 KEY = "image-test-key-6f1c"
 SECRET_TOKEN = "tok-9b27-never-shown"
