@@ -114,8 +114,8 @@ async def find_adaptor(settings: Settings, name: str, wanted: str | None) -> Res
     """The best adaptor already on disk that satisfies `wanted`, without touching the network."""
     candidates = _installed_versions(settings, name)
     bundled = _bundled(settings, name)
-    if bundled is not None and wanted is None:
-        return bundled  # no version asked for: the image's own adaptor, reproducibly
+    if bundled is not None and wanted in (None, bundled.version):
+        return bundled  # no version asked for, or exactly this one: the image's own adaptor
     if bundled is not None:
         candidates.setdefault(bundled.version, bundled)
     best = await npm.max_satisfying(settings, list(candidates), wanted or "*")
