@@ -40,6 +40,8 @@ def job(generation=2, observed=2, ready=None, reason="", message=""):
         (job(ready="False", reason="InvalidSpec", message="bad cron"), "Degraded"),
         (job(ready="False", reason="CredentialNotFound", message="no secret"), "Degraded"),
         (job(ready="False", reason="AdaptorInstallFailed", message="E404"), "Degraded"),
+        (job(ready="False", reason="JobNotFound", message="no configmap"), "Degraded"),
+        (job(ready="False", reason="ChildFailed", message="forbidden"), "Degraded"),
         (job(ready="Unknown", reason="Reconciling"), "Progressing"),
         (job(ready=None), "Progressing"),
         # an old Ready=True from before the latest spec change is not health
@@ -48,6 +50,13 @@ def job(generation=2, observed=2, ready=None, reason="", message=""):
 )
 def test_health_follows_the_ready_condition(obj, status):
     assert health(obj)["status"] == status
+
+
+def test_stalled_is_degraded_whatever_the_ready_reason():
+    obj = job(ready="False", reason="SomethingNew", message="0/1 ready")
+    obj["status"]["conditions"].append(
+        {"type": "Stalled", "status": "True", "reason": "SomethingNew", "message": "stuck"})
+    assert health(obj) == {"status": "Degraded", "message": "stuck"}
 
 
 def test_message_is_the_conditions_message():

@@ -1,13 +1,15 @@
 -- Argo CD resource health check for osc.openfn.org/OpenFnJob.
 -- Install it under resource.customizations in argocd-cm (see examples/gitops/README.md).
 -- Healthy when the operator has seen the current spec and reports Ready=True;
--- Degraded when Ready=False for a reason that waiting will not fix; Progressing otherwise.
+-- Degraded when the operator reports Stalled=True (kstatus) or Ready=False for a reason that
+-- waiting will not fix; Progressing otherwise.
 local hs = {}
 local degraded = {
   InvalidSpec = true,
   CredentialNotFound = true,
   AdaptorInstallFailed = true,
-  ReconcileFailed = true,
+  JobNotFound = true,
+  ChildFailed = true,
 }
 if obj.status == nil or obj.status.conditions == nil then
   hs.status = "Progressing"
@@ -20,6 +22,13 @@ if generation ~= nil and (observed == nil or observed < generation) then
   hs.status = "Progressing"
   hs.message = "Waiting for the osc operator to observe generation " .. generation
   return hs
+end
+for _, condition in ipairs(obj.status.conditions) do
+  if condition.type == "Stalled" and condition.status == "True" then
+    hs.status = "Degraded"
+    hs.message = condition.message or condition.reason or "Stalled"
+    return hs
+  end
 end
 for _, condition in ipairs(obj.status.conditions) do
   if condition.type == "Ready" then
