@@ -44,11 +44,11 @@ test-tools: $(VENV)/.installed ## Install the test tools (helm, kubectl, chromiu
 
 generate: install ## Regenerate the CRD in crds/ and charts/osc/ from the pydantic models
 	$(PY) -m osc_operator.crdgen write
-	$(PY) -m osc_operator.adaptor_install write
+	$(PY) -m osc_operator.bundledgen write
 
 verify: install ## Fail when a generated file is stale
 	$(PY) -m osc_operator.crdgen verify
-	$(PY) -m osc_operator.adaptor_install verify
+	$(PY) -m osc_operator.bundledgen verify
 
 test: install test-tools verify ## Run the test suite (no cluster needed)
 	$(PY) -m pytest tests --ignore=tests/images

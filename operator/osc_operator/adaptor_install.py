@@ -7,17 +7,14 @@ shared with the runtime container. The runtime container then finds it there (in
 forbidden), so it keeps a read-only root filesystem and starts ready. When the init container
 fails, its last log line (npm's message) becomes `Ready=False, reason AdaptorInstallFailed`.
 
-`python -m osc_operator.adaptor_install write|verify` regenerates / checks `bundled_adaptors.py`
-(`make generate` / `make verify`).
+`bundled_adaptors.py` is generated from package.json by `osc_operator.bundledgen`
+(`make generate`; `make verify` fails when it is stale).
 """
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 import urllib.parse
-from pathlib import Path
 from typing import Any
 
 from osc_operator import kube
@@ -30,8 +27,6 @@ FAILED_REASON = "AdaptorInstallFailed"
 # What npm needs from the user's `env` to reach a private registry or mirror.
 NPM_ENV = re.compile(r"^(OSC_NPM_.*|npm_config_.*|NPM_CONFIG_.*|NODE_EXTRA_CA_CERTS|"
                      r"(HTTPS?|NO)_PROXY|(https?|no)_proxy)$")
-PACKAGE_JSON = Path(__file__).resolve().parents[2] / "package.json"
-GENERATED = Path(__file__).resolve().parent / "bundled_adaptors.py"
 
 
 def needs_install(adaptor: str) -> bool:
@@ -121,32 +116,3 @@ def find_install_failure(client: kube.Kube, body: dict[str, Any],
         return None  # pods are read only to explain a failure: never fail a reconcile on them
     failures = (install_failure(pod, adaptor) for pod in pods.get("items") or [])
     return next((failure for failure in failures if failure), None)
-
-
-def render_bundled(package_json: Path = PACKAGE_JSON) -> str:
-    dependencies = json.loads(package_json.read_text())["dependencies"]
-    entries = "".join(f"    {json.dumps(name)}: {json.dumps(version)},\n"
-                      for name, version in sorted(dependencies.items()))
-    return (
-        '"""The packages the runtime image bundles: package.json\'s dependencies.\n\n'
-        "Generated from package.json by `make generate`; `make verify` fails when it is stale.\n"
-        '"""\n\nBUNDLED = {\n' + entries + "}\n"
-    )
-
-
-def main(argv: list[str]) -> int:
-    command = argv[0] if argv else ""
-    if command == "write":
-        GENERATED.write_text(render_bundled())
-        return 0
-    if command == "verify":
-        if GENERATED.read_text() == render_bundled():
-            return 0
-        print(f"{GENERATED.name} is stale: run `make generate`", file=sys.stderr)
-        return 1
-    print("usage: python -m osc_operator.adaptor_install write|verify", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

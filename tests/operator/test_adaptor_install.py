@@ -78,7 +78,7 @@ def test_another_adaptor_is_installed_by_an_init_container(adaptor):
 
 
 def test_the_bundled_set_is_package_json():
-    done = subprocess.run([sys.executable, "-m", "osc_operator.adaptor_install", "verify"],
+    done = subprocess.run([sys.executable, "-m", "osc_operator.bundledgen", "verify"],
                           cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
