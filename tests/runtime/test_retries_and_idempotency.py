@@ -61,7 +61,7 @@ def test_a_run_that_exhausts_its_attempts_is_dead_and_can_be_retried_by_hand(
 
 def test_only_a_finished_run_can_be_retried(retrying: RuntimeProcess) -> None:
     with retrying.client() as client:
-        run_id = post_run(client, {"n": "slow", "delay": 3}).json()["run_id"]
+        run_id = post_run(client, {"n": "slow", "delay": 2}).json()["run_id"]
         answer = client.post(f"/runs/{run_id}/retry")
         assert answer.status_code == 409 and answer.json()["error"]
         assert client.post(f"/runs/{'f' * 32}/retry").status_code == 404
@@ -86,7 +86,7 @@ def test_idempotency_key_same_body_same_run_other_body_409(retrying: RuntimeProc
 
 def test_the_inbox_answers_429_above_max_queued_and_stores_nothing(retrying: RuntimeProcess) -> None:
     with retrying.client() as client:
-        busy = [post_run(client, {"n": f"busy{n}", "delay": 4}).json()["run_id"] for n in range(2)]
+        busy = [post_run(client, {"n": f"busy{n}", "delay": 2.5}).json()["run_id"] for n in range(2)]
         for run_id in busy:
             wait_run(client, run_id, until={"running"})
         waiting = [post_run(client, {"n": f"wait{n}"}) for n in range(3)]
