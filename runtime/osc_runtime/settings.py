@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if (self.job is None) == (self.job_path is None):
             raise SettingsError("OSC_JOB or OSC_JOB_PATH: set exactly one")
-        if not ADAPTOR_PATTERN.match(self.adaptor):
+        if not ADAPTOR_PATTERN.fullmatch(self.adaptor):
             raise SettingsError(
                 f"OSC_ADAPTOR: {self.adaptor!r} is not an npm package name with an optional "
                 "version (e.g. @openfn/language-http@7.2.10)"
@@ -147,10 +147,10 @@ class Settings(BaseSettings):
         return [key.strip() for key in raw.splitlines() if key.strip()]
 
     def adaptor_name(self) -> str:
-        return ADAPTOR_PATTERN.match(self.adaptor)["name"]
+        return ADAPTOR_PATTERN.fullmatch(self.adaptor)["name"]
 
     def adaptor_version(self) -> str | None:
-        return ADAPTOR_PATTERN.match(self.adaptor)["version"]
+        return ADAPTOR_PATTERN.fullmatch(self.adaptor)["version"]
 
     def retried_outcomes(self) -> frozenset[str]:
         return frozenset(part.strip() for part in self.retry_on.split(",") if part.strip())
