@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from runtime_server import API_KEY, RuntimeProcess, run_count
+from runtime_server import API_KEY, RuntimeProcess, post_run, run_count
 
 JSON = {"Content-Type": "application/json"}
 BAD_REQUESTS = {
@@ -81,3 +81,24 @@ def test_an_auth_failure_is_logged_without_the_presented_key(inbox: RuntimeProce
     log = inbox.log_text()
     assert "authentication failed" in log
     assert presented not in log and API_KEY not in log
+
+
+def test_the_trigger_header_names_how_a_run_arrived(inbox: RuntimeProcess) -> None:
+    with inbox.client() as client:
+        assert post_run(client, {}).json()["trigger"] == "webhook"
+        cron = client.post("/inbox", json={}, headers={"X-OSC-Trigger": "cron"})
+        assert cron.status_code == 202 and cron.json()["trigger"] == "cron"
+        assert client.get(cron.headers["location"]).json()["trigger"] == "cron"
+
+
+def test_auth_none_lets_every_caller_in(tmp_path) -> None:
+    runtime = RuntimeProcess(tmp_path / "data", {
+        "OSC_JOB": "fn(state => state);", "OSC_ADAPTOR": "@openfn/language-common",
+        "OSC_AUTH": "none", "OSC_API_KEYS": "",
+    }).start(ready=False)
+    try:
+        answer = httpx.post(f"{runtime.url}/inbox", json={"open": True})
+        assert answer.status_code == 202
+        assert httpx.get(f"{runtime.url}{answer.headers['location']}").status_code == 200
+    finally:
+        runtime.stop()
