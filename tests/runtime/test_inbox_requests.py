@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -100,5 +102,24 @@ def test_auth_none_lets_every_caller_in(tmp_path) -> None:
         answer = httpx.post(f"{runtime.url}/inbox", json={"open": True})
         assert answer.status_code == 202
         assert httpx.get(f"{runtime.url}{answer.headers['location']}").status_code == 200
+    finally:
+        runtime.stop()
+
+
+def test_readyz_names_what_is_missing_and_runs_wait_meanwhile(tmp_path) -> None:
+    runtime = RuntimeProcess(tmp_path / "data", {
+        "OSC_JOB": "fn(state => state);", "OSC_ADAPTOR": "@openfn/language-common",
+        "OSC_NODE_BINARY": str(tmp_path / "no-such-node"),
+    }).start(ready=False)
+    try:
+        with runtime.client() as client:
+            accepted = post_run(client, {"waits": True})
+            assert accepted.status_code == 202
+            deadline = time.monotonic() + 30
+            while (ready := httpx.get(f"{runtime.url}/readyz")).json()["checks"]["adaptor"] == "pending":
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            assert ready.status_code == 503 and "node" in ready.json()["reason"]
+            assert client.get(accepted.headers["location"]).json()["status"] == "queued"
     finally:
         runtime.stop()

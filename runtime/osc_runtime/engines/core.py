@@ -39,6 +39,7 @@ class CoreRunner:
     async def start(self) -> None:
         if not self.core_bin.is_file():
             raise RuntimeError(f"OpenFn core is not installed at {self.core_bin}")
+        await _check_node(self.settings.node_binary)
         self.work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.work_dir.chmod(0o700)
         # A runtime killed mid-run leaves state files (with the credential) behind: remove them.
@@ -108,6 +109,18 @@ class CoreRunner:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(pumps, 5)
         return process.returncode, timed_out, list(stderr_tail)
+
+
+async def _check_node(node: str) -> None:
+    """Fail at start, visibly in /readyz, rather than on every run."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            node, "--version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        version = (await asyncio.wait_for(process.communicate(), 30))[0].decode().strip()
+    except (OSError, TimeoutError) as error:
+        raise RuntimeError(f"cannot run node ({node}): {error}") from None
+    if process.returncode != 0 or not version.startswith("v"):
+        raise RuntimeError(f"{node} --version failed: is OSC_NODE_BINARY a Node.js executable?")
 
 
 async def _settle(pumps: asyncio.Future, process: asyncio.subprocess.Process) -> None:
