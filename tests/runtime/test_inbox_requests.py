@@ -65,6 +65,7 @@ def test_the_runs_api_needs_the_key_and_the_probes_do_not(inbox: RuntimeProcess)
     assert httpx.get(f"{inbox.url}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{inbox.url}/readyz").status_code in (200, 503)
     assert httpx.get(f"{inbox.url}/openapi.json").json()["paths"]["/inbox"]
+    assert httpx.get(f"{inbox.url}/docs").status_code == 200
 
 
 def test_an_unknown_run_is_404(inbox: RuntimeProcess) -> None:
