@@ -27,8 +27,9 @@ class Recorder(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def receiver() -> Iterator[str]:
+    Recorder.received.clear()  # one test per engine: each sees only its own posts
     server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
