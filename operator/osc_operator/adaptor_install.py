@@ -3,7 +3,8 @@
 The runtime image bundles the packages of package.json (`BUNDLED`, generated from it). An
 OpenFnJob naming anything else gets an init container in its pods: the same runtime image
 running `python -m osc_runtime install-adaptor`, which npm-installs the adaptor into an emptyDir
-shared with the runtime container. The runtime container then finds it there (installs
+shared with the runtime container (from `spec.adaptorInstall`: a registry, and an .npmrc
+mounted into the init container alone). The runtime container then finds it there (installs
 forbidden), so it keeps a read-only root filesystem and starts ready. When the init container
 fails, its last log line (npm's message) becomes `Ready=False, reason AdaptorInstallFailed`.
 
@@ -24,6 +25,8 @@ INIT_CONTAINER = "install-adaptor"
 VOLUME = "adaptors"
 ADAPTORS_DIR = "/var/lib/osc-adaptors"
 FAILED_REASON = "AdaptorInstallFailed"
+# spec.adaptorInstall.npmrcSecretRef: a private registry's token, for the init container only.
+NPMRC_VOLUME, NPMRC_DIR, NPMRC_FILE = "npmrc", "/etc/osc/npmrc", ".npmrc"
 # What npm needs from the user's `env` to reach a private registry or mirror.
 NPM_ENV = re.compile(r"^(OSC_NPM_.*|npm_config_.*|NPM_CONFIG_.*|NODE_EXTRA_CA_CERTS|"
                      r"(HTTPS?|NO)_PROXY|(https?|no)_proxy)$")
@@ -44,18 +47,21 @@ def _split(adaptor: str) -> tuple[str, str]:
 
 
 def add_init_container(pod_spec: dict[str, Any], adaptor: str, image: str,
-                       security_context: dict[str, Any]) -> None:
+                       security_context: dict[str, Any], *, registry: str | None = None,
+                       npmrc: dict[str, Any] | None = None) -> None:
     """When `adaptor` is not bundled: the init container, the shared emptyDir, and the runtime
-    container told to find the adaptor there and never to install (pod_spec is changed)."""
+    container told to find the adaptor there and never to install (pod_spec is changed).
+
+    `registry` becomes the init container's OSC_NPM_REGISTRY; `npmrc` (a Secret volume source
+    whose one item is NPMRC_FILE) is mounted into the init container alone.
+    """
     if not needs_install(adaptor):
         return
     runtime = pod_spec["containers"][0]
-    passed = [var for var in runtime.get("env", []) if NPM_ENV.match(var["name"])]
     init: dict[str, Any] = {
         "name": INIT_CONTAINER, "image": image,
         "command": ["python", "-m", "osc_runtime", INIT_CONTAINER],
-        "env": [{"name": "OSC_ADAPTOR", "value": adaptor},
-                {"name": "OSC_ADAPTORS_DIR", "value": ADAPTORS_DIR}, *passed],
+        "env": _init_env(adaptor, runtime.get("env", []), registry, npmrc is not None),
         "volumeMounts": [{"name": VOLUME, "mountPath": ADAPTORS_DIR},
                          {"name": "tmp", "mountPath": "/tmp"}],
         "securityContext": security_context,
@@ -66,10 +72,28 @@ def add_init_container(pod_spec: dict[str, Any], adaptor: str, image: str,
         init["resources"] = runtime["resources"]
     pod_spec["initContainers"] = [init]
     pod_spec["volumes"].append({"name": VOLUME, "emptyDir": {}})
+    if npmrc is not None:
+        pod_spec["volumes"].append({"name": NPMRC_VOLUME, "secret": npmrc})
+        init["volumeMounts"].append(
+            {"name": NPMRC_VOLUME, "mountPath": NPMRC_DIR, "readOnly": True})
     runtime["volumeMounts"].append({"name": VOLUME, "mountPath": ADAPTORS_DIR, "readOnly": True})
     at = next(i for i, var in enumerate(runtime["env"]) if var["name"] == "OSC_ADAPTOR") + 1
     runtime["env"][at:at] = [{"name": "OSC_ADAPTORS_DIR", "value": ADAPTORS_DIR},
                              {"name": "OSC_ADAPTOR_INSTALL", "value": "never"}]
+
+
+def _init_env(adaptor: str, runtime_env: list[dict[str, Any]], registry: str | None,
+              with_npmrc: bool) -> list[dict[str, Any]]:
+    """What to install and where, then the npm settings; `spec.adaptorInstall` wins over
+    the same variables in the user's `env`."""
+    own = {"OSC_ADAPTOR": adaptor, "OSC_ADAPTORS_DIR": ADAPTORS_DIR}
+    if registry is not None:
+        own["OSC_NPM_REGISTRY"] = registry
+    if with_npmrc:
+        own["OSC_NPMRC_PATH"] = f"{NPMRC_DIR}/{NPMRC_FILE}"
+    passed = [var for var in runtime_env
+              if NPM_ENV.match(var["name"]) and var["name"] not in own]
+    return [{"name": name, "value": value} for name, value in own.items()] + passed
 
 
 def install_failure(pod: dict[str, Any], adaptor: str) -> str | None:

@@ -8,6 +8,7 @@ a valid OpenFnJob is. Field descriptions become `kubectl explain openfnjob.spec`
 from __future__ import annotations
 
 import re
+import urllib.parse
 import zoneinfo
 from enum import StrEnum
 from typing import Any, Literal
@@ -41,6 +42,10 @@ _CRON_ITEM = r"(\*|\?|[0-9]+(-[0-9]+)?|[A-Za-z]{3}(-[A-Za-z]{3})?)(/[0-9]+)?"
 _CRON_FIELD = rf"{_CRON_ITEM}(,{_CRON_ITEM})*"
 CRON_MACROS = ("yearly", "annually", "monthly", "weekly", "daily", "midnight", "hourly")
 CRON_PATTERN = (rf"^(@({'|'.join(CRON_MACROS)})|{_CRON_FIELD}( +{_CRON_FIELD}){{4}})$")
+# An http(s) registry URL: host name, IPv4 or [IPv6], optional port and path. No `user:password@`
+# (credentials belong in the npmrc Secret, not in a spec anyone may read), no query or fragment.
+REGISTRY_PATTERN = (r"^https?://([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+                    r"(:[0-9]{1,5})?(/[^\s?#]*)?$")
 # An IANA time zone name (`Europe/Berlin`, `Etc/GMT+5`, `UTC`); the operator checks it exists.
 TIME_ZONE_PATTERN = r"^[A-Za-z][-+_A-Za-z0-9]*(/[-+_A-Za-z0-9]+)*$"
 
@@ -176,6 +181,38 @@ class Trigger(Model):
         return "webhook" if self.webhook else "cron" if self.cron else "flow"
 
 
+class AdaptorInstall(Model):
+    registry: str | None = Field(
+        None, min_length=1, max_length=2048, json_schema_extra={"pattern": REGISTRY_PATTERN},
+        description="npm registry or mirror to install the adaptor from (http or https), e.g. "
+        "`https://npm.example.com/`: OSC_NPM_REGISTRY of the install init container. "
+        "No credentials in the URL: put a token in the npmrc Secret.")
+    npmrc_secret_ref: KeyRef | None = Field(
+        None, description="A key of a Secret holding an `.npmrc` (e.g. "
+        "`//npm.example.com/:_authToken=...`). It is mounted read-only into the install init "
+        "container only (OSC_NPMRC_PATH); the runtime container never sees it.")
+
+    @field_validator("registry")
+    @classmethod
+    def _registry_url(cls, registry: str | None) -> str | None:
+        if registry is not None and not _is_registry_url(registry):
+            # The value is not repeated: it may hold a password that must not reach Events.
+            raise ValueError("not an http(s) registry URL such as `https://npm.example.com/` "
+                             "(no credentials, query or fragment: a token belongs in "
+                             "npmrcSecretRef)")
+        return registry
+
+
+def _is_registry_url(url: str) -> bool:
+    if not re.fullmatch(REGISTRY_PATTERN, url):
+        return False
+    try:
+        urllib.parse.urlsplit(url).port  # noqa: B018 (raises ValueError above 65535)
+    except ValueError:
+        return False
+    return True
+
+
 class EnvVar(Model):
     name: str = Field(description="Environment variable name.", pattern=ENV_NAME)
     value: str | None = Field(None, description="Its value.")
@@ -199,6 +236,10 @@ class OpenFnJobSpec(Model):
         "npm package of the adaptor with an optional version, "
         "e.g. `@openfn/language-http@7.2.10`."))
     credential: Credential | None = Field(None, description="The job's credential.")
+    adaptor_install: AdaptorInstall | None = Field(
+        None, description="Where to install the adaptor from when the runtime image does not "
+        "bundle it (an init container installs it): a private registry or mirror, and an "
+        "`.npmrc` Secret. Without it npm's public registry is used.")
     trigger: Trigger = Field(description="How runs start: exactly one of webhook, cron, flow.")
     image: str | None = Field(None, min_length=1,
                               description="Runtime image; defaults to the operator's.")

@@ -164,7 +164,9 @@ def referenced_objects(namespace: str, name: str, spec: kopf.Spec,
     credential = (spec.get("credential") or {}).get("secretRef") or {}
     auth = ((spec.get("trigger") or {}).get("webhook") or {}).get("authSecretRef") or {}
     job_source = (spec.get("jobFrom") or {}).get("configMapKeyRef") or {}
-    for kind, ref in (("Secret", credential), ("Secret", auth), ("ConfigMap", job_source)):
+    npmrc = (spec.get("adaptorInstall") or {}).get("npmrcSecretRef") or {}
+    for kind, ref in (("Secret", credential), ("Secret", auth), ("Secret", npmrc),
+                      ("ConfigMap", job_source)):
         if ref.get("name"):
             refs[(namespace, kind, ref["name"])] = name
     after = flow.after_of({"spec": dict(spec)})

@@ -14,7 +14,7 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from osc_operator import flow, kube, render
+from osc_operator import adaptor_install, flow, kube, render
 from osc_operator.api import OpenFnJobSpec, parse_spec
 
 # A Service name is a DNS-1035 label (≤ 63); `<name>-inbox` must fit too.
@@ -157,14 +157,28 @@ def read_checksums(client: kube.Kube, name: str, namespace: str, spec: OpenFnJob
         api_key = _require(client, "Secret", namespace, secret_name, key, "CredentialNotFound")
     return render.Checksums(job=render.checksum(job),
                             credential=None if credential is None else render.checksum(credential),
-                            api_key=render.checksum(api_key))
+                            api_key=render.checksum(api_key),
+                            npmrc=_npmrc_checksum(client, namespace, spec))
+
+
+def _npmrc_checksum(client: kube.Kube, namespace: str, spec: OpenFnJobSpec) -> str | None:
+    """The .npmrc must exist whenever it is named (a typo shows at once, not on the day the
+    adaptor changes); only pods with the install init container read it, so only they roll."""
+    ref = spec.adaptor_install.npmrc_secret_ref if spec.adaptor_install else None
+    if ref is None:
+        return None
+    npmrc = _require(client, "Secret", namespace, ref.name, ref.key, "CredentialNotFound",
+                     "spec.adaptorInstall.npmrcSecretRef")
+    return render.checksum(npmrc) if adaptor_install.needs_install(spec.adaptor) else None
 
 
 def _require(client: kube.Kube, kind: str, namespace: str, name: str, key: str,
-             reason: str) -> str:
+             reason: str, field: str | None = None) -> str:
     value = kube.read_key(client, kind, namespace, name, key)
     if value is None:
-        raise MissingReference(reason, f"{kind} {namespace}/{name} with key {key!r} not found")
+        named_by = f" (named by {field})" if field else ""
+        raise MissingReference(
+            reason, f"{kind} {namespace}/{name} with key {key!r} not found{named_by}")
     return value
 
 

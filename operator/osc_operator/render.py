@@ -35,10 +35,12 @@ class Checksums:
     job: str
     credential: str | None = None
     api_key: str | None = None
+    npmrc: str | None = None  # read by the adaptor install init container only
     extra: dict[str, str] = field(default_factory=dict)
 
     def annotations(self) -> dict[str, str]:
-        values = {"job": self.job, "credential": self.credential, "api-key": self.api_key}
+        values = {"job": self.job, "credential": self.credential, "api-key": self.api_key,
+                  "npmrc": self.npmrc}
         values.update(self.extra)
         return {f"{ANNOTATION_PREFIX}/{key}-checksum": value
                 for key, value in values.items() if value is not None}
@@ -126,8 +128,10 @@ def render_deployment(name: str, namespace: str, spec: OpenFnJobSpec, *, image: 
         "containers": [_runtime_container(name, spec, spec.image or image)],
         "volumes": _volumes(name, spec),
     }
-    adaptor_install.add_init_container(pod_spec, spec.adaptor, spec.image or image,
-                                       container_security_context())
+    install = spec.adaptor_install
+    adaptor_install.add_init_container(
+        pod_spec, spec.adaptor, spec.image or image, container_security_context(),
+        registry=install.registry if install else None, npmrc=_npmrc_source(spec))
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": _metadata(name, namespace, name),
@@ -216,6 +220,13 @@ def _job_source(name: str, spec: OpenFnJobSpec) -> dict[str, Any]:
         ref = spec.job_from.config_map_key_ref
         return {"name": ref.name, "items": [{"key": ref.key, "path": JOB_FILE}]}
     return {"name": job_configmap_name(name), "items": [{"key": JOB_FILE, "path": JOB_FILE}]}
+
+
+def _npmrc_source(spec: OpenFnJobSpec) -> dict[str, Any] | None:
+    ref = spec.adaptor_install.npmrc_secret_ref if spec.adaptor_install else None
+    if ref is None:
+        return None
+    return secret_file(ref.name, ref.key, adaptor_install.NPMRC_FILE)
 
 
 def secret_file(secret: str, key: str, path: str) -> dict[str, Any]:

@@ -1,5 +1,7 @@
-"""The adaptor init container: rendered only when the runtime image lacks the adaptor, and its
-failure reported as Ready=False AdaptorInstallFailed — by kopf against the Kubernetes emulator.
+"""The adaptor init container: rendered only when the runtime image lacks the adaptor, given the
+registry and .npmrc of `spec.adaptorInstall` (the runtime container never sees the .npmrc), and
+its failure reported as Ready=False AdaptorInstallFailed — by kopf against the Kubernetes
+emulator.
 
 The emulator runs no pods: a test writes the pod status the kubelet would write.
 """
@@ -77,6 +79,42 @@ def test_another_adaptor_is_installed_by_an_init_container(adaptor):
         "name": "adaptors", "mountPath": "/var/lib/osc-adaptors", "readOnly": True}
 
 
+PRIVATE = {"registry": "https://npm.internal/",
+           "npmrcSecretRef": {"name": "npm-auth", "key": "npmrc"}}
+NPMRC_MOUNT = {"name": "npmrc", "mountPath": "/etc/osc/npmrc", "readOnly": True}
+
+
+def test_the_npmrc_and_registry_reach_the_init_container_only():
+    pod = pod_spec(OLDER, adaptorInstall=PRIVATE)
+    [init], [runtime] = pod["initContainers"], pod["containers"]
+    assert env_of(init)["OSC_NPM_REGISTRY"] == "https://npm.internal/"
+    assert env_of(init)["OSC_NPMRC_PATH"] == "/etc/osc/npmrc/.npmrc"
+    assert NPMRC_MOUNT in init["volumeMounts"]  # the whole folder: no subPath
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert volumes["npmrc"]["secret"] == {
+        "secretName": "npm-auth", "defaultMode": 0o400,
+        "items": [{"key": "npmrc", "path": ".npmrc", "mode": 0o400}]}
+    assert "npmrc" not in {mount["name"] for mount in runtime["volumeMounts"]}
+    assert not {"OSC_NPMRC_PATH", "OSC_NPM_REGISTRY"} & set(env_of(runtime))
+
+
+def test_the_spec_s_registry_wins_over_the_same_variable_in_env():
+    pod = pod_spec(OLDER, adaptorInstall={"registry": "https://npm.internal/"},
+                   env=[{"name": "OSC_NPM_REGISTRY", "value": "https://mirror.old/"}])
+    [init] = pod["initContainers"]
+    assert [(var["name"], var["value"]) for var in init["env"]
+            if var["name"] == "OSC_NPM_REGISTRY"] == [("OSC_NPM_REGISTRY", "https://npm.internal/")]
+    assert "npmrc" not in {volume["name"] for volume in pod["volumes"]}
+    assert "OSC_NPMRC_PATH" not in env_of(init)
+
+
+def test_a_bundled_adaptor_mounts_no_npmrc():
+    pod = pod_spec("@openfn/language-http@7.2.10", adaptorInstall=PRIVATE)
+    assert "initContainers" not in pod
+    assert "npmrc" not in {volume["name"] for volume in pod["volumes"]}
+    assert "OSC_NPMRC_PATH" not in env_of(pod["containers"][0])
+
+
 def test_the_bundled_set_is_package_json():
     done = subprocess.run([sys.executable, "-m", "osc_operator.bundledgen", "verify"],
                           cwd=ROOT, capture_output=True, text=True)
@@ -147,6 +185,47 @@ def test_a_failed_install_makes_the_job_not_ready_with_npms_message(kube_emulato
     wait_for(lambda: get(kube_emulator, f"{JOBS}/older")["status"]["observedGeneration"] == 2,
              "the spec change reconciled")
     assert reason(kube_emulator, "older") == "AdaptorInstallFailed"
+
+
+NPMRC = "//npm.internal/:_authToken=npm-token-must-never-be-logged\n"
+
+
+def npmrc_checksum(kube: RunningEmulator, name: str) -> str | None:
+    deployment = get(kube, f"{DEPLOYMENTS}/{name}") or {}
+    annotations = deployment.get("spec", {}).get("template", {}).get("metadata", {})
+    return (annotations.get("annotations") or {}).get("osc.openfn.org/npmrc-checksum")
+
+
+def test_a_missing_npmrc_secret_holds_the_job_until_it_exists(kube_emulator,  # noqa: F811
+                                                              operator):  # noqa: F811
+    create(kube_emulator, JOBS, openfnjob("private", adaptor=OLDER, adaptorInstall={
+        **PRIVATE, "npmrcSecretRef": {"name": "npm-auth", "key": ".npmrc"}}))
+    condition = wait_for(lambda: ready(kube_emulator, "private"), "private's Ready condition")
+    assert (condition["status"], condition["reason"]) == ("False", "CredentialNotFound")
+    assert "npm-auth" in condition["message"] and "npmrcSecretRef" in condition["message"]
+    assert get(kube_emulator, f"{DEPLOYMENTS}/private") is None
+    create(kube_emulator, f"{CORE}/secrets", {"apiVersion": "v1", "kind": "Secret",
+                                              "metadata": {"name": "npm-auth"},
+                                              "stringData": {".npmrc": NPMRC}})
+    wait_for(lambda: reason(kube_emulator, "private") == "Progressing", "Progressing")
+    pod = get(kube_emulator, f"{DEPLOYMENTS}/private")["spec"]["template"]["spec"]
+    [init], [runtime] = pod["initContainers"], pod["containers"]
+    assert NPMRC_MOUNT in init["volumeMounts"]
+    assert env_of(init)["OSC_NPMRC_PATH"] == "/etc/osc/npmrc/.npmrc"
+    assert env_of(init)["OSC_NPM_REGISTRY"] == "https://npm.internal/"
+    assert "npmrc" not in {mount["name"] for mount in runtime["volumeMounts"]}
+    assert "OSC_NPMRC_PATH" not in env_of(runtime)
+
+
+def test_a_changed_npmrc_rolls_the_pods(kube_emulator, operator):  # noqa: F811
+    before = wait_for(lambda: npmrc_checksum(kube_emulator, "private"), "the npmrc checksum")
+    merge_patch(kube_emulator, f"{CORE}/secrets/npm-auth",
+                {"stringData": {".npmrc": NPMRC.replace("never", "still-never")}})
+    wait_for(lambda: npmrc_checksum(kube_emulator, "private") not in (None, before),
+             "a new npmrc checksum")
+    deployment = get(kube_emulator, f"{DEPLOYMENTS}/private")
+    assert "npm-token" not in str(deployment)
+    assert "npm-token" not in operator["log"].read_text()
 
 
 def test_the_job_becomes_ready_once_the_install_succeeds(kube_emulator,  # noqa: F811

@@ -148,6 +148,12 @@ def with_spec(**changes: Any) -> dict[str, Any]:
     return job
 
 
+GOOD_REGISTRIES = ["https://npm.example.com/", "http://verdaccio.npm.svc:4873",
+                   "https://artifactory.example.com/api/npm/npm-remote/", "http://[fd00::1]:4873/"]
+BAD_REGISTRIES = ["ftp://npm.example.com/", "npm.example.com", "https://user:pass@npm.example.com/",
+                  "https://npm.example.com/?token=x", "file:///etc/npmrc", "https://",
+                  "https://npm example.com/"]
+
 INVALID = {
     "job and jobFrom": (with_spec(jobFrom={"configMapKeyRef": {"name": "a", "key": "b"}}),
                         "set exactly one of: job, jobFrom"),
@@ -175,6 +181,10 @@ INVALID = {
                         "name a time zone, not Local"),
     "no adaptor": (with_spec(adaptor=None), "'adaptor' is a required"),
     "zero concurrency": (with_spec(concurrency=0), "less than the minimum"),
+    **{f"registry {url}": (with_spec(adaptorInstall={"registry": url}), "does not match")
+       for url in BAD_REGISTRIES},
+    "npmrcSecretRef without key": (with_spec(adaptorInstall={"npmrcSecretRef": {"name": "a"}}),
+                                   "'key' is a required"),
 }
 
 
@@ -197,6 +207,26 @@ def test_invalid_jobs_are_rejected(name: str) -> None:
 ])
 def test_valid_variants_are_accepted(spec: dict[str, Any]) -> None:
     assert problems(with_spec(**spec)) == []
+
+
+@pytest.mark.parametrize("url", GOOD_REGISTRIES)
+def test_registry_urls_are_accepted_by_the_crd_and_the_operator(url: str) -> None:
+    from osc_operator.api import parse_spec
+
+    job = with_spec(adaptorInstall={"registry": url,
+                                    "npmrcSecretRef": {"name": "npm-auth", "key": ".npmrc"}})
+    assert problems(job) == []
+    assert parse_spec(job["spec"]).adaptor_install.registry == url
+
+
+def test_a_refused_registry_is_not_repeated_in_the_message() -> None:
+    """The message becomes a Ready condition and an Event: a password in the URL stays out."""
+    from osc_operator.reconcile import InvalidSpec, validate
+
+    spec = with_spec(adaptorInstall={"registry": "https://user:s3cret@npm.example.com/"})["spec"]
+    with pytest.raises(InvalidSpec, match="spec.adaptorInstall.registry: not an http") as error:
+        validate("demo", spec)
+    assert "s3cret" not in str(error.value)
 
 
 @pytest.mark.parametrize("name", INVALID)
