@@ -20,6 +20,7 @@ from osc_runtime.api.deps import Readiness, Runtime
 from osc_runtime.api.errors import install_error_handlers
 from osc_runtime.dispatcher import Dispatcher
 from osc_runtime.engines import Engine, make_engine
+from osc_runtime.group_commit import GroupCommit
 from osc_runtime.metrics import InboxRequestCounter, RuntimeMetrics
 from osc_runtime.metrics import router as metrics_router
 from osc_runtime.retention import sweep_forever
@@ -76,7 +77,8 @@ def open_runtime(settings: Settings, clock: Clock) -> Runtime:
     dispatcher = Dispatcher(settings, store)
     dispatcher.recover()
     keys = [key.encode() for key in settings.keys()]
-    return Runtime(settings=settings, store=store, dispatcher=dispatcher, keys=keys)
+    return Runtime(settings=settings, store=store, dispatcher=dispatcher, keys=keys,
+                   inbox_writer=GroupCommit(store, settings.max_queued))
 
 
 async def prepare_engine(runtime: Runtime, engines: list[Engine]) -> None:

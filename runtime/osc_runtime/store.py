@@ -1,7 +1,9 @@
 """RunStore: every accepted run, durably, in SQLite (WAL) under the data dir.
 
 A run is committed (and fsynced) before the inbox answers 202, so an accepted run survives a
-crash. Workers claim runs with one UPDATE, so two workers never take the same run.
+crash. Workers claim runs with one UPDATE, so two workers never take the same run. The number
+of queued runs is kept in memory (this process is the only writer), so the inbox's back-pressure
+check costs no query.
 """
 
 from __future__ import annotations
@@ -56,6 +58,21 @@ CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS runs_by_idempotency_key ON runs (idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 """
+
+
+class QueueFull(Exception):
+    """As many runs as allowed are already queued."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A run to add: the body as JSON text and how the inbox received it."""
+
+    input_json: str
+    trigger: str = "webhook"
+    body_sha256: str | None = None
+    idempotency_key: str | None = None
+    keys_since: float = 0  # an idempotency key used before this moment is forgotten
 
 
 @dataclass(frozen=True)
@@ -126,6 +143,9 @@ class RunStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self.queued = self._db.execute("SELECT COUNT(*) FROM runs WHERE status = ?",
+                                       (Status.QUEUED,)).fetchone()[0]
+        self._queued_change = 0  # by the open transaction; applied once it commits
 
     def close(self) -> None:
         with self._lock:
@@ -135,12 +155,14 @@ class RunStore:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            self._queued_change = 0
             try:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            self.queued += self._queued_change
 
     def add(self, input_json: str, *, trigger: str = "webhook", body_sha256: str | None = None,
             idempotency_key: str | None = None, keys_since: float = 0) -> tuple[Run, bool]:
@@ -149,17 +171,37 @@ class RunStore:
         With an idempotency key already used by a run created at or after `keys_since`, store
         nothing and return that run and False. An older use of the key is forgotten.
         """
+        submission = Submission(input_json, trigger, body_sha256, idempotency_key, keys_since)
+        return self.add_many([submission])[0]  # type: ignore[return-value] (no limit given)
+
+    def add_many(self, submissions: list[Submission],
+                 max_queued: int | None = None) -> list[tuple[Run, bool] | QueueFull]:
+        """`add` each submission, in order, in one transaction (one fsync for them all);
+        QueueFull for those that would make more than `max_queued` runs queued."""
+        results: list[tuple[Run, bool] | QueueFull] = []
         with self._transaction() as db:
-            existing = _run_with_key(db, idempotency_key, keys_since)
-            run_id = existing or new_run_id()
-            if existing is None:
-                db.execute(
-                    "INSERT INTO runs (run_id, status, trigger, input, body_sha256,"
-                    " idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, Status.QUEUED, trigger, input_json, body_sha256, idempotency_key,
-                     self.clock()),
-                )
-        return self.get(run_id), existing is None
+            for submission in submissions:
+                if max_queued is not None and self.queued + self._queued_change >= max_queued:
+                    results.append(QueueFull())
+                    continue
+                run_id, created = self._insert(db, submission)
+                row = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+                results.append((_to_run(row), created))
+        return results
+
+    def _insert(self, db: sqlite3.Connection, submission: Submission) -> tuple[str, bool]:
+        existing = _run_with_key(db, submission.idempotency_key, submission.keys_since)
+        if existing is not None:
+            return existing, False
+        run_id = new_run_id()
+        db.execute(
+            "INSERT INTO runs (run_id, status, trigger, input, body_sha256,"
+            " idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, Status.QUEUED, submission.trigger, submission.input_json,
+             submission.body_sha256, submission.idempotency_key, self.clock()),
+        )
+        self._queued_change += 1
+        return run_id, True
 
     def get(self, run_id: str) -> Run | None:
         with self._lock:
@@ -200,6 +242,7 @@ class RunStore:
                 "UPDATE runs SET status = ?, started_at = ?, finished_at = NULL WHERE run_id = ?",
                 (Status.RUNNING, now, row["run_id"]),
             )
+            self._queued_change -= 1
         return self.get(row["run_id"])
 
     def next_due_at(self) -> float | None:
@@ -232,6 +275,8 @@ class RunStore:
                 (Status.QUEUED, not_before, outcome, exit_code, error, self.clock(), run_id,
                  *from_statuses),
             )
+            if Status.QUEUED not in from_statuses:
+                self._queued_change += cursor.rowcount
         return cursor.rowcount == 1
 
     def interrupted(self) -> list[Run]:

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from osc_runtime.dispatcher import Dispatcher
+from osc_runtime.group_commit import GroupCommit
 from osc_runtime.settings import AuthMode, Settings
 from osc_runtime.store import RunStore
 
@@ -38,18 +39,20 @@ class Runtime:
     store: RunStore
     dispatcher: Dispatcher
     keys: list[bytes]
+    inbox_writer: GroupCommit  # the inbox's runs, committed in shared transactions
     adaptor: AdaptorStatus = field(default_factory=AdaptorStatus)
     draining: bool = False
 
 
-def get_runtime(request: Request) -> Runtime:
+# The dependencies are async: FastAPI would run plain functions in a thread, a hop per request.
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def require_key(request: Request, runtime: RuntimeDep) -> None:
+async def require_key(request: Request, runtime: RuntimeDep) -> None:
     """`Authorization: Bearer <key>` or `X-API-Key: <key>`, compared in constant time."""
     if runtime.settings.auth is AuthMode.NONE:
         return

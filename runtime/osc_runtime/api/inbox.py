@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from osc_runtime.api.deps import Authenticated, Runtime, RuntimeDep
 from osc_runtime.payload import PayloadError, parse_payload
 from osc_runtime.settings import EndpointStyle
-from osc_runtime.store import Run, Status
+from osc_runtime.store import QueueFull, Run, Status, Submission
 
 router = APIRouter()
 
@@ -46,10 +46,11 @@ async def accept(
         raise HTTPException(400, str(error)) from None
     if (unmatched := request.app.state.message_filter.mismatch(payload)) is not None:
         return _not_matched(request, unmatched)
-    if runtime.store.count(Status.QUEUED) >= runtime.settings.max_queued:
+    try:
+        run, verdict = await _store(runtime, payload, idempotency_key, x_osc_trigger or "webhook")
+    except QueueFull:
         raise HTTPException(429, "too many runs are waiting; retry later",
-                            headers={"Retry-After": "10"})
-    run, verdict = _store(runtime, payload, idempotency_key, x_osc_trigger or "webhook")
+                            headers={"Retry-After": "10"}) from None
     if verdict == 409:
         raise HTTPException(409, "this Idempotency-Key was already used with a different body")
     if verdict == 200:  # the same key and body again: the earlier run, nothing new
@@ -89,15 +90,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _store(runtime: Runtime, payload: object, key: str | None, trigger: str) -> tuple[Run, int]:
+async def _store(runtime: Runtime, payload: object, key: str | None,
+                 trigger: str) -> tuple[Run, int]:
     """The run and the answer's status: 202 new, 200 a repeat (same key and body), 409 a clash."""
     text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     # The same JSON value counts as the same body, whatever its key order or spacing.
     canonical = json.dumps(payload, separators=(",", ":"), sort_keys=True)
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     since = runtime.store.clock() - runtime.settings.idempotency_window_seconds
-    run, created = runtime.store.add(text, trigger=trigger, body_sha256=digest,
-                                     idempotency_key=key, keys_since=since)
+    run, created = await runtime.inbox_writer.add(Submission(text, trigger, digest, key, since))
     if created:
         return run, 202
     return run, 200 if run.body_sha256 == digest else 409
