@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from runtime_server import JOBS, REPO, RuntimeProcess  # noqa: E402
 
-ENGINES = ["core"]
+ENGINES = ["core", "warm"]
 
 
 @pytest.fixture(scope="module", params=ENGINES)

@@ -20,7 +20,8 @@ SECRET = "crash-secret-91d2c7"
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
+def receiver(engine: str) -> Iterator[Receiver]:
+    """One per engine: each engine's runs are counted apart."""
     with Receiver() as receiver:
         yield receiver
 

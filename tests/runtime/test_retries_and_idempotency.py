@@ -13,7 +13,8 @@ from runtime_server import JOBS, RuntimeProcess, post_run, run_count, wait_run
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
+def receiver(engine: str) -> Iterator[Receiver]:
+    """One per engine: each engine's runs are counted apart."""
     with Receiver() as receiver:
         yield receiver
 
