@@ -41,6 +41,7 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> FastAPI:
         runtime = open_runtime(settings, clock)
         app.state.runtime = runtime
         triggers = connect_triggers(runtime, trigger_settings, metrics)
+        runtime.dispatcher.recover()  # after the run events are wired: a run that dies here hands off
         engines: list[Engine] = []
         background = [
             asyncio.create_task(prepare_engine(runtime, engines)),
@@ -75,7 +76,6 @@ def open_runtime(settings: Settings, clock: Clock) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = RunStore(settings.data_dir / "runs.db", clock)
     dispatcher = Dispatcher(settings, store)
-    dispatcher.recover()
     keys = [key.encode() for key in settings.keys()]
     return Runtime(settings=settings, store=store, dispatcher=dispatcher, keys=keys,
                    inbox_writer=GroupCommit(store, settings.max_queued))

@@ -47,8 +47,11 @@ class Dispatcher:
         """Queue again every run a previous process left running (before workers start)."""
         for run in self.store.interrupted():
             if run.attempt >= MAX_INTERRUPTED_ATTEMPTS:
-                self.store.finish(run.run_id, Status.DEAD, outcome=Outcome.CRASHED, exit_code=None,
-                                  error=f"interrupted {run.attempt} times", final_state=None)
+                result = RunResult(Outcome.CRASHED, None, f"interrupted {run.attempt} times")
+                self.events.finishing(run, result)  # a failure flow hands the dead run on
+                self.store.finish(run.run_id, Status.DEAD, outcome=result.outcome, exit_code=None,
+                                  error=result.error, final_state=None)
+                self.events.recorded(run, result, self.store.get(run.run_id))
                 continue
             self.store.requeue(run.run_id, outcome=Outcome.CRASHED,
                                error="interrupted by a restart of the runtime")

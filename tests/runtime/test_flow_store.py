@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from osc_runtime.dispatcher import MAX_INTERRUPTED_ATTEMPTS, Dispatcher
 from osc_runtime.engines.base import Outcome, RunResult
 from osc_runtime.flow import FlowSender
-from osc_runtime.settings import SettingsError
+from osc_runtime.run_events import RunEvents
+from osc_runtime.settings import SettingsError, load
 from osc_runtime.store import RunStore, Status
 from osc_runtime.trigger_store import TriggerStore
 from osc_runtime.triggers import TriggerSettings, load_trigger_settings
@@ -75,6 +77,23 @@ def test_recovery_settles_what_a_crash_left_held(stores) -> None:
     [callback] = triggers.due()
     assert callback.run_id == done.run_id and json.loads(callback.body) == {"data": {"ok": True}}
     assert triggers.held() == []
+
+
+def test_a_run_that_dies_in_recovery_hands_off_to_the_failure_flow(stores) -> None:
+    runs, triggers, sender = stores
+    runs.add(json.dumps({"n": 7}))
+    for _ in range(MAX_INTERRUPTED_ATTEMPTS):  # each claim is an attempt a crash interrupted
+        run = runs.claim_next()
+        runs.requeue(run.run_id, outcome="crashed")
+    runs.claim_next()  # the last attempt: left `running` by one more crash
+    dispatcher = Dispatcher(load(job="x", adaptor="@openfn/language-common", auth="none"), runs)
+    dispatcher.events = RunEvents(runs=runs, triggers=triggers, flow=sender)
+    dispatcher.recover()
+    dead = runs.get(run.run_id)
+    assert dead.status is Status.DEAD and "interrupted" in dead.error
+    [callback] = triggers.due()
+    assert (callback.target, callback.on_outcome) == ("alert", "failure")
+    assert json.loads(callback.body)["input"] == {"n": 7}
 
 
 @pytest.mark.parametrize("value, message", [
