@@ -23,7 +23,7 @@ from bench.common import TOKEN, free_port, print_table, serve_bare, serve_osc, w
 
 CONCURRENCY = (1, 16, 64)
 SECONDS = 5.0
-ROUNDS = 1
+ROUNDS = 3
 TARGET_RATIO, TARGET_P99_MS = 0.5, 50.0
 
 

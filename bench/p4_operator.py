@@ -24,7 +24,7 @@ from tests.operator.emulator import OscEmulator, RunningEmulator, start_emulator
 from tests.operator.harness import DEPLOYMENTS, JOBS, openfnjob
 
 CRS = 200
-ROUNDS = 1
+ROUNDS = 2
 TIMEOUT_S = 300.0  # per operator and round: a stuck operator fails the benchmark, not hangs it
 TARGET_RATIO, TARGET_RSS_MB = 1.5, 150.0
 DEPLOYMENT_RESOURCE = resource("apps/v1/deployments")
