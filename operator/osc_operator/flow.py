@@ -10,13 +10,16 @@ operator renders U's Deployment with
   key exists; the key file appears once the Secret does);
 - a checksum of that wiring (and of the keys) in the pod template, which rolls U's pods.
 
-Everything here is pure: it reads plain OpenFnJob bodies (as listed from the API) and returns
-plain data. A job on a cycle (A after B after A, or A after A) is refused, and is never a target.
+Everything here is pure: it reads plain OpenFnJob bodies and returns plain data. The operator
+keeps what it needs of every flow job in two kopf indexes (handlers.py), so a reconciliation
+reads the flow graph from memory instead of listing every OpenFnJob. A job on a cycle
+(A after B after A, or A after A) is refused, and is never a target.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +60,7 @@ def upstream_edges(jobs: list[dict[str, Any]]) -> dict[str, str]:
     return {job["metadata"]["name"]: after for job in jobs if (after := after_of(job))}
 
 
-def cycle_through(name: str, edges: dict[str, str]) -> list[str] | None:
+def cycle_through(name: str, edges: Mapping[str, str]) -> list[str] | None:
     """The jobs of the cycle `name` is on, starting with it (`[a]` when a runs after itself);
     None when following `after` from `name` never comes back to it."""
     path, current = [name], edges.get(name)
@@ -69,7 +72,7 @@ def cycle_through(name: str, edges: dict[str, str]) -> list[str] | None:
     return path
 
 
-def chain(start: str | None, edges: dict[str, str]) -> list[str]:
+def chain(start: str | None, edges: Mapping[str, str]) -> list[str]:
     """`start`, its upstream, that one's upstream, …: the jobs whose wiring or cycle check a
     change of `start`'s downstreams can alter (stops at the first repeat)."""
     found: list[str] = []
@@ -80,27 +83,90 @@ def chain(start: str | None, edges: dict[str, str]) -> list[str]:
     return found
 
 
-def downstreams_of(upstream: str, jobs: list[dict[str, Any]]) -> list[str]:
-    return sorted(job["metadata"]["name"] for job in jobs if after_of(job) == upstream)
+@dataclass(frozen=True)
+class FlowLink:
+    """What the jobs around a flow job need of it: its upstream, and the target it offers that
+    upstream (None when it is refused for an invalid spec or is being deleted)."""
+
+    name: str
+    after: str
+    target: FlowTarget | None
 
 
-def targets_of(upstream: str, jobs: list[dict[str, Any]]) -> list[FlowTarget]:
-    """The valid downstream jobs of `upstream` that are on no cycle, sorted by name."""
-    edges = upstream_edges(jobs)
-    targets = []
+def link_of(job: dict[str, Any]) -> FlowLink | None:
+    """The flow part of a job's body; None for a job without a flow trigger."""
+    after = after_of(job)
+    if after is None:
+        return None
+    name = job["metadata"]["name"]
+    if job["metadata"].get("deletionTimestamp"):
+        return FlowLink(name, after, None)
+    try:
+        spec = parse_spec(job.get("spec") or {})
+    except ValidationError:
+        return FlowLink(name, after, None)  # refused with InvalidSpec on its own status
+    secret, key = render.inbox_key_ref(name, spec)
+    return FlowLink(name, after, FlowTarget(name, spec.trigger.flow.on, secret, key))
+
+
+class FlowGraph:
+    """The flow jobs of every namespace, as two indexes keep them (values are collections,
+    one value per job): `upstreams` (namespace, job) → the job's upstream name, and
+    `downstreams` (namespace, upstream) → the FlowLink of each job that runs after it.
+
+    Reading costs a few lookups, whatever the number of jobs. The indexes change under the
+    operator's event loop while handlers read them from threads: every read copies a value
+    collection in one C-level call (`list`, `next`), which the GIL keeps whole."""
+
+    def __init__(self, upstreams: Mapping[tuple[str, str], Collection[str]],
+                 downstreams: Mapping[tuple[str, str], Collection[FlowLink]]) -> None:
+        self.upstreams, self.downstreams = upstreams, downstreams
+
+    def edges(self, namespace: str) -> Mapping[str, str]:
+        """downstream → upstream within one namespace, looked up on demand."""
+        return _IndexedEdges(self.upstreams, namespace)
+
+    def links_after(self, namespace: str, upstream: str) -> list[FlowLink]:
+        return list(self.downstreams.get((namespace, upstream), ()))
+
+    def downstreams_of(self, namespace: str, upstream: str) -> list[str]:
+        return sorted(link.name for link in self.links_after(namespace, upstream))
+
+    def targets_of(self, namespace: str, upstream: str) -> list[FlowTarget]:
+        """The valid downstream jobs of `upstream` that are on no cycle, sorted by name."""
+        edges = self.edges(namespace)
+        targets = [link.target for link in self.links_after(namespace, upstream)
+                   if link.target is not None
+                   and cycle_through(link.name, edges) is None]  # it would call back into it
+        return sorted(targets, key=lambda target: target.name)
+
+
+class _IndexedEdges(Mapping[str, str]):
+    def __init__(self, index: Mapping[tuple[str, str], Collection[str]], namespace: str) -> None:
+        self.index, self.namespace = index, namespace
+
+    def __getitem__(self, name: str) -> str:
+        upstreams = list(self.index.get((self.namespace, name), ()))
+        if not upstreams:
+            raise KeyError(name)
+        return upstreams[0]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([name for namespace, name in list(self.index) if namespace == self.namespace])
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
+def graph_of(namespace: str, jobs: Iterable[dict[str, Any]]) -> FlowGraph:
+    """The graph of plain job bodies of one namespace, shaped as the operator's indexes are."""
+    upstreams: dict[tuple[str, str], list[str]] = {}
+    downstreams: dict[tuple[str, str], list[FlowLink]] = {}
     for job in jobs:
-        name = job["metadata"]["name"]
-        if edges.get(name) != upstream or job["metadata"].get("deletionTimestamp"):
-            continue
-        if cycle_through(name, edges) is not None:
-            continue  # refused: it would call back into its own upstream chain
-        try:
-            spec = parse_spec(job.get("spec") or {})
-        except ValidationError:
-            continue  # refused with InvalidSpec on its own status
-        secret, key = render.inbox_key_ref(name, spec)
-        targets.append(FlowTarget(name, spec.trigger.flow.on, secret, key))
-    return sorted(targets, key=lambda target: target.name)
+        if (link := link_of(job)) is not None:
+            upstreams.setdefault((namespace, link.name), []).append(link.after)
+            downstreams.setdefault((namespace, link.after), []).append(link)
+    return FlowGraph(upstreams, downstreams)
 
 
 def wiring_checksum(namespace: str, targets: list[FlowTarget], keys: dict[str, str]) -> str:

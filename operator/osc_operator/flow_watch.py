@@ -9,9 +9,12 @@ A job's own handlers (handlers.py) reconcile the job itself. This watch re-recon
 - when a job appears or disappears, the jobs that flow after it: their Ready message says
   whether their upstream exists.
 
-Only spec changes matter (a new `metadata.generation`), not status writes, so the watch does
-not feed on the operator's own status updates. The last generation and `after` seen per job
-are kept in memory (`memo.flow_seen`); after a restart, `resume` reconciles every job anyway.
+Only a change of what other jobs read of this one matters: its flow link (`after`, `on`, its
+inbox Secret and key, whether its spec is valid, whether it is being deleted; see
+`flow.link_of`). Status writes and other spec changes wake nothing, so the watch neither feeds
+on the operator's own status updates nor costs anything for jobs outside flows. The last link
+seen per job is kept in memory (`memo.flow_seen`); after a restart, `resume` reconciles every
+job anyway. The graph comes from the operator's indexes: no API read unless a job is affected.
 The same watch keeps the `osc_operator_openfnjobs{ready}` gauge.
 """
 
@@ -22,37 +25,39 @@ from typing import Any
 import kopf
 
 from osc_operator import flow, kube, metrics
-from osc_operator.handlers import JOBS, run
+from osc_operator.handlers import JOBS, graph_of, run
 
 
 @kopf.on.event(*JOBS)
 def job_changed(type: str | None, body: kopf.Body, namespace: str, name: str,
-                memo: kopf.Memo, **_: Any) -> None:
+                memo: kopf.Memo, flow_upstreams: kopf.Index, flow_downstreams: kopf.Index,
+                **_: Any) -> None:
     metrics.job_seen(type, namespace, name, dict(body))
     key = (namespace, name)
     before = memo.flow_seen.get(key)
-    now = (body.get("metadata", {}).get("generation"), flow.after_of(dict(body)))
+    now = flow.link_of(dict(body))
     if type == "DELETED":
         memo.flow_seen.pop(key, None)
     else:
         memo.flow_seen[key] = now
     if type is None or (type == "MODIFIED" and before == now):
-        return  # the initial listing (`resume` handles it), or no spec change
-    jobs = kube.list_jobs(memo.kube, namespace)
-    edges = flow.upstream_edges(jobs)
-    affected = flow.chain(now[1], edges) + flow.chain(before[1] if before else None, edges)
+        return  # the initial listing (`resume` handles it), or nothing other jobs read changed
+    graph = graph_of(flow_upstreams, flow_downstreams)
+    edges = graph.edges(namespace)
+    affected = (flow.chain(now.after if now else None, edges)
+                + flow.chain(before.after if before else None, edges))
     if type in ("ADDED", "DELETED"):
-        affected += flow.downstreams_of(name, jobs)
+        affected += graph.downstreams_of(namespace, name)
     for other in dict.fromkeys(affected):
         if other != name:
-            _reconcile(memo, namespace, other)
+            _reconcile(memo, namespace, other, graph)
 
 
-def _reconcile(memo: kopf.Memo, namespace: str, name: str) -> None:
+def _reconcile(memo: kopf.Memo, namespace: str, name: str, graph: flow.FlowGraph) -> None:
     body = kube.get_job(memo.kube, namespace, name)
     if body is None:
         return
     try:
-        run(memo, body)
+        run(memo, body, graph)
     except (kopf.PermanentError, kopf.TemporaryError):
         pass  # already reported in its status and as an Event; its own handlers retry it

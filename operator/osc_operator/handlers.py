@@ -41,25 +41,47 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     metrics.serve(memo.settings.metrics_port)
 
 
+@kopf.index(*JOBS)
+def flow_upstreams(namespace: str, name: str, spec: kopf.Spec,
+                   **_: Any) -> dict[tuple[str, str], str]:
+    """(namespace, flow job) → the job it runs after: the flow graph, for cycles."""
+    after = flow.after_of({"spec": dict(spec)})
+    return {(namespace, name): after} if after is not None else {}
+
+
+@kopf.index(*JOBS)
+def flow_downstreams(namespace: str, body: kopf.Body,
+                     **_: Any) -> dict[tuple[str, str], flow.FlowLink]:
+    """(namespace, upstream) → the flow link of each job that runs after it: its targets."""
+    link = flow.link_of(dict(body))
+    return {(namespace, link.after): link} if link is not None else {}
+
+
+def graph_of(flow_upstreams: kopf.Index, flow_downstreams: kopf.Index) -> flow.FlowGraph:
+    return flow.FlowGraph(flow_upstreams, flow_downstreams)
+
+
 @kopf.on.resume(*JOBS)
 @kopf.on.create(*JOBS)
 @kopf.on.update(*JOBS)
-def reconcile_job(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    run(memo, dict(body))
+def reconcile_job(body: kopf.Body, memo: kopf.Memo, flow_upstreams: kopf.Index,
+                  flow_downstreams: kopf.Index, **_: Any) -> None:
+    run(memo, dict(body), graph_of(flow_upstreams, flow_downstreams))
 
 
-def run(memo: kopf.Memo, body: dict[str, Any]) -> None:
+def run(memo: kopf.Memo, body: dict[str, Any], graph: flow.FlowGraph) -> None:
     """Reconcile one OpenFnJob and report it: status, Events, metrics and kopf's retry policy."""
     meta = body["metadata"]
     logger = kopf.LocalObjectLogger(body=body, settings=memo.kopf_settings)
     with _JOB_LOCKS[(meta["namespace"], meta["name"])]:
-        _run_measured(memo, body, logger)
+        _run_measured(memo, body, logger, graph)
 
 
-def _run_measured(memo: kopf.Memo, body: dict[str, Any], logger: Any) -> None:
+def _run_measured(memo: kopf.Memo, body: dict[str, Any], logger: Any,
+                  graph: flow.FlowGraph) -> None:
     started = time.monotonic()
     try:
-        _reconcile_and_report(memo, body, logger)
+        _reconcile_and_report(memo, body, logger, graph)
     except (kopf.PermanentError, kopf.TemporaryError) as error:
         reason = getattr(error, "reason", "Unexpected")
         outcome = {"InvalidSpec": "invalid_spec", "ChildFailed": "child_failed"}.get(
@@ -72,10 +94,11 @@ def _run_measured(memo: kopf.Memo, body: dict[str, Any], logger: Any) -> None:
     metrics.reconciled("success", time.monotonic() - started)
 
 
-def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any) -> None:
+def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any,
+                          graph: flow.FlowGraph) -> None:
     previous = (body.get("status") or {}).get("conditions")
     try:
-        outcome = reconcile(memo.kube, body, memo.settings.runtime_image)
+        outcome = reconcile(memo.kube, body, memo.settings.runtime_image, graph)
     except InvalidSpec as error:
         _report(memo, body, "False", "InvalidSpec", str(error), previous, failed=True)
         raise _tagged(kopf.PermanentError(f"invalid OpenFnJob: {error}"), "InvalidSpec")
@@ -139,6 +162,8 @@ def _report(memo: kopf.Memo, body: dict[str, Any], status: str, reason: str, mes
         kopf.warn(body, reason=reason, message=message)
         if reason == adaptor_install.FAILED_REASON:
             metrics.failed(reason)  # once per new failure, whoever found it
+    if kube.contains(body.get("status") or {}, new_status):
+        return  # already reported so: a write would only wake every watcher of the job
     kube.patch_status(memo.kube, meta["namespace"], meta["name"], new_status)
 
 
@@ -177,18 +202,22 @@ def referenced_objects(namespace: str, name: str, spec: kopf.Spec,
 
 @kopf.on.event("", "v1", "secrets")
 def secret_changed(type: str | None, namespace: str, name: str, memo: kopf.Memo,
-                   referenced_objects: kopf.Index, **_: Any) -> None:
-    _reconcile_referrers(type, memo, referenced_objects, (namespace, "Secret", name))
+                   referenced_objects: kopf.Index, flow_upstreams: kopf.Index,
+                   flow_downstreams: kopf.Index, **_: Any) -> None:
+    _reconcile_referrers(type, memo, referenced_objects, (namespace, "Secret", name),
+                         graph_of(flow_upstreams, flow_downstreams))
 
 
 @kopf.on.event("", "v1", "configmaps")
 def configmap_changed(type: str | None, namespace: str, name: str, memo: kopf.Memo,
-                      referenced_objects: kopf.Index, **_: Any) -> None:
-    _reconcile_referrers(type, memo, referenced_objects, (namespace, "ConfigMap", name))
+                      referenced_objects: kopf.Index, flow_upstreams: kopf.Index,
+                      flow_downstreams: kopf.Index, **_: Any) -> None:
+    _reconcile_referrers(type, memo, referenced_objects, (namespace, "ConfigMap", name),
+                         graph_of(flow_upstreams, flow_downstreams))
 
 
 def _reconcile_referrers(event: str | None, memo: kopf.Memo, index: kopf.Index,
-                         key: tuple[str, str, str]) -> None:
+                         key: tuple[str, str, str], graph: flow.FlowGraph) -> None:
     """A referenced Secret or ConfigMap changed: re-render, so the checksum rolls the pods."""
     if event is None or key not in index:
         return  # the initial listing: `resume` handles existing jobs
@@ -197,7 +226,7 @@ def _reconcile_referrers(event: str | None, memo: kopf.Memo, index: kopf.Index,
         if body is None:
             continue
         try:
-            run(memo, body)
+            run(memo, body, graph)
         except (kopf.PermanentError, kopf.TemporaryError):
             pass  # already reported in the status and as an Event
 

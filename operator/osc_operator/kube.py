@@ -92,21 +92,23 @@ def object_path(api_version: str, plural: str, namespace: str, name: str | None 
     return path + (f"/{name}" if name else "") + (f"/{subresource}" if subresource else "")
 
 
-def apply(kube: Kube, desired: dict[str, Any]) -> str:
-    """Create `desired` or patch the live object to match it: "created", "updated" or
-    "unchanged" (idempotent: a second call with the same manifest changes nothing)."""
-    live = kube.get(path_of(desired))
+def apply(kube: Kube, desired: dict[str, Any], *,
+          create_first: bool = False) -> tuple[str, dict[str, Any]]:
+    """Create `desired` or patch the live object to match it: ("created" | "updated" |
+    "unchanged", the object as the API server now has it). Idempotent: a second call with the
+    same manifest changes nothing. `create_first`: the object most likely does not exist yet
+    (its owner is new), so POST without reading first; a conflict falls back to the read."""
+    live = None if create_first else kube.get(path_of(desired))
     if live is None:
         try:
-            kube.request("POST", path_of(desired, collection=True), desired)
-            return "created"
+            return "created", kube.request("POST", path_of(desired, collection=True), desired)
         except KubeError as error:
             if error.status != 409:
                 raise
             live = kube.get(path_of(desired)) or {}
     _refuse_foreign(live, desired)
     if contains(live, desired):
-        return "unchanged"
+        return "unchanged", live
     patch = json.loads(json.dumps(desired))
     _drop_stale_annotations(patch, live)
     for *parents, key in OPTIONAL_FIELDS.get(desired["kind"], []):
@@ -116,8 +118,7 @@ def apply(kube: Kube, desired: dict[str, Any]) -> str:
                 part, {})
         if key in live_parent and key not in patch_parent:
             patch_parent[key] = None
-    kube.request("PATCH", path_of(desired), patch, MERGE_PATCH)
-    return "updated"
+    return "updated", kube.request("PATCH", path_of(desired), patch, MERGE_PATCH)
 
 
 def _refuse_foreign(live: dict[str, Any], desired: dict[str, Any]) -> None:
@@ -172,12 +173,6 @@ def read_key(kube: Kube, kind: str, namespace: str, name: str, key: str) -> str 
 
 def get_job(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
     return kube.get(object_path(f"{api.GROUP}/{api.VERSION}", api.PLURAL, namespace, name))
-
-
-def list_jobs(kube: Kube, namespace: str) -> list[dict[str, Any]]:
-    """Every OpenFnJob of a namespace (flow triggers link jobs to each other)."""
-    path = object_path(f"{api.GROUP}/{api.VERSION}", api.PLURAL, namespace)
-    return kube.request("GET", path).get("items") or []
 
 
 def get_deployment(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:

@@ -6,8 +6,10 @@ call `reconcile`; it is idempotent, so running it again changes nothing.
 
 from __future__ import annotations
 
+import collections
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,22 +70,26 @@ def describe(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str) -> Outcome:
+def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str,
+              graph: flow.FlowGraph) -> Outcome:
     """Bring the OpenFnJob's children in line with its spec (raises InvalidSpec,
-    MissingReference)."""
+    MissingReference). `graph`: the flow jobs, from the operator's indexes."""
     meta = body["metadata"]
     name, namespace = meta["name"], meta["namespace"]
     spec = validate(name, body.get("spec") or {})
-    jobs = kube.list_jobs(client, namespace)
-    _refuse_cycles(name, jobs)
+    # The job's own edge as this body has it: the index may be an event behind a fresh read.
+    edges = collections.ChainMap({name: flow.after_of(body)}, graph.edges(namespace))
+    _refuse_cycles(name, edges)
+    # Never reported on: no child is likely to exist yet, so create without reading first.
+    fresh = "observedGeneration" not in (body.get("status") or {})
     outcome = Outcome(available=False)
-    api_key = _ensure_inbox_secret(client, body, name, namespace, spec, outcome)
+    api_key = _ensure_inbox_secret(client, body, name, namespace, spec, outcome, fresh)
     configmap = render.render_job_configmap(name, namespace, spec)
     for child in (configmap, render.render_service(name, namespace)):
         if child is not None:
-            _apply(client, body, child, outcome)
+            _apply(client, body, child, outcome, fresh)
     checksums = read_checksums(client, name, namespace, spec, api_key)
-    targets = flow.targets_of(name, jobs)
+    targets = graph.targets_of(namespace, name)
     if targets:
         keys = {t.name: kube.read_key(client, "Secret", namespace, t.secret, t.key) or ""
                 for t in targets}
@@ -91,15 +97,15 @@ def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str) -> Ou
     deployment = render.render_deployment(name, namespace, spec, image=default_image,
                                           checksums=checksums)
     flow.wire(deployment, namespace, targets)
-    _apply(client, body, deployment, outcome)
+    live = _apply(client, body, deployment, outcome, fresh)
     outcome.flow_targets = [target.name for target in targets]
-    _sync_cronjob(client, body, name, namespace, spec, default_image, outcome)
-    outcome.available = kube.deployment_available(kube.get_deployment(client, namespace, name))
+    _sync_cronjob(client, body, name, namespace, spec, default_image, outcome, fresh)
+    outcome.available = kube.deployment_available(live)
     return outcome
 
 
-def _refuse_cycles(name: str, jobs: list[dict[str, Any]]) -> None:
-    cycle = flow.cycle_through(name, flow.upstream_edges(jobs))
+def _refuse_cycles(name: str, edges: Mapping[str, str | None]) -> None:
+    cycle = flow.cycle_through(name, edges)
     if cycle is not None:
         path = " → ".join(f"{job} runs after {after}"
                           for job, after in zip(cycle, [*cycle[1:], cycle[0]]))
@@ -108,33 +114,36 @@ def _refuse_cycles(name: str, jobs: list[dict[str, Any]]) -> None:
 
 
 def _apply(client: kube.Kube, owner: dict[str, Any], child: dict[str, Any],
-           outcome: Outcome) -> None:
+           outcome: Outcome, fresh: bool) -> dict[str, Any]:
     kopf.adopt(child, owner=owner)
     try:
-        result = kube.apply(client, child)
+        result, live = kube.apply(client, child, create_first=fresh)
     except kube.KubeError as error:
         raise ChildFailed(f"{child['kind']} {child['metadata']['name']}: {error}",
                           outcome.changes) from None
     if result != "unchanged":
         outcome.changes.append(f"{child['kind']} {child['metadata']['name']} {result}")
+    return live
 
 
 def _ensure_inbox_secret(client: kube.Kube, owner: dict[str, Any], name: str, namespace: str,
-                         spec: OpenFnJobSpec, outcome: Outcome) -> str | None:
+                         spec: OpenFnJobSpec, outcome: Outcome, fresh: bool) -> str | None:
     """Create `<name>-inbox` with a random key once; never regenerate an existing key."""
     secret_name, key = render.inbox_key_ref(name, spec)
     if secret_name != render.inbox_secret_name(name):
         return None  # the user brings the key in their own Secret
-    existing = kube.read_key(client, "Secret", namespace, secret_name, key)
+    existing = None if fresh else kube.read_key(client, "Secret", namespace, secret_name, key)
     if existing:
         return existing
-    secret = render.render_inbox_secret(name, namespace, secrets.token_urlsafe(32))
+    api_key = secrets.token_urlsafe(32)
+    secret = render.render_inbox_secret(name, namespace, api_key)
     kopf.adopt(secret, owner=owner)
     try:
         client.request("POST", kube.path_of(secret, collection=True), secret)
         outcome.changes.append(f"Secret {secret_name} created")
+        return api_key
     except kube.KubeError as error:
-        if error.status != 409:  # 409: created meanwhile by a concurrent reconcile: keep it
+        if error.status != 409:  # 409: it exists (a concurrent reconcile made it): keep its key
             raise
     return kube.read_key(client, "Secret", namespace, secret_name, key)
 
@@ -183,11 +192,13 @@ def _require(client: kube.Kube, kind: str, namespace: str, name: str, key: str,
 
 
 def _sync_cronjob(client: kube.Kube, owner: dict[str, Any], name: str, namespace: str,
-                  spec: OpenFnJobSpec, image: str, outcome: Outcome) -> None:
+                  spec: OpenFnJobSpec, image: str, outcome: Outcome, fresh: bool) -> None:
     cronjob = render.render_cronjob(name, namespace, spec, image=image)
     if cronjob is not None:
-        _apply(client, owner, cronjob, outcome)
+        _apply(client, owner, cronjob, outcome, fresh)
         return
+    if owner["metadata"].get("generation") == 1:
+        return  # a spec never changed since it was created never asked for a CronJob
     live = client.get(kube.object_path("batch/v1", "cronjobs", namespace, name))
     if live and _owned_by(live, owner):  # the trigger is no longer cron
         kube.delete(client, "batch/v1", "cronjobs", namespace, name)

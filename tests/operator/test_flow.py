@@ -35,8 +35,27 @@ def test_targets_skip_jobs_on_a_cycle_invalid_or_being_deleted() -> None:
     jobs = [job("up"), job("ok", "up", "failure"), job("bad", "up", adaptor="../evil"),
             job("loop", "up"), job("up-2", "loop"), leaving]
     jobs[0]["spec"]["trigger"] = {"flow": {"after": "up-2", "on": "success"}}  # up→loop→up-2→up
-    assert [t.name for t in flow.targets_of("up", jobs)] == ["ok"]
-    assert flow.targets_of("up", [job("up"), job("z", "up"), job("y", "up")])[0].name == "y"
+    assert [t.name for t in flow.graph_of("ns", jobs).targets_of("ns", "up")] == ["ok"]
+    graph = flow.graph_of("ns", [job("up"), job("z", "up"), job("y", "up")])
+    assert [t.name for t in graph.targets_of("ns", "up")] == ["y", "z"]
+    assert graph.targets_of("other", "up") == []  # namespaces do not mix
+
+
+def test_graph_reads_edges_like_the_plain_mapping() -> None:
+    jobs = [job("a", "c"), job("b", "a"), job("c", "b"), job("d", "a"), job("e")]
+    edges = flow.graph_of("ns", jobs).edges("ns")
+    assert dict(edges) == flow.upstream_edges(jobs)
+    assert flow.cycle_through("a", edges) == ["a", "c", "b"]
+    assert flow.chain("d", edges) == ["d", "a", "c", "b"]
+    assert flow.graph_of("ns", jobs).downstreams_of("ns", "a") == ["b", "d"]
+
+
+def test_link_changes_only_with_what_other_jobs_read() -> None:
+    base = job("load", "fetch")
+    assert flow.link_of(job("fetch")) is None
+    assert flow.link_of(base) == flow.link_of(job("load", "fetch", job="fn(s => 1)"))
+    assert flow.link_of(base) != flow.link_of(job("load", "fetch", "failure"))
+    assert flow.link_of(job("load", "fetch", adaptor="../evil")).target is None  # refused
 
 
 def test_wired_deployment_is_valid_kubernetes() -> None:

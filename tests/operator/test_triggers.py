@@ -3,20 +3,22 @@
 Cron: the CronJob follows the spec (created, updated, removed), invalid schedules and time
 zones are refused. Filter: OSC_FILTER follows `webhook.filter`. Flow: the upstream job's
 Deployment carries OSC_FLOW_TARGETS and read-only mounts of the downstream keys, which follow
-the downstream jobs as they appear, change and go away; a cycle is refused.
+the downstream jobs as they appear, change and go away; a cycle is refused; only a change of
+the flow itself makes the operator touch the upstream again.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import kubernetes_validate
 
 from tests.operator.emulator import RunningEmulator, kube_emulator  # noqa: F401 (fixture)
 from tests.operator.harness import (CORE, DEPLOYMENTS, JOBS, NS, create, events_for, get,
-                                    merge_patch, openfnjob, operator, ready,  # noqa: F401
-                                    template_annotations, wait_for)
+                                    mark_available, merge_patch, openfnjob,  # noqa: F401
+                                    operator, ready, template_annotations, wait_for)
 
 CRONJOBS = f"/apis/batch/v1/namespaces/{NS}/cronjobs"
 FLOW_CHECKSUM = "osc.openfn.org/flow-checksum"
@@ -214,3 +216,55 @@ def test_flow_cycles_are_refused_and_the_rest_keeps_working(
         wait_for(lambda: reason_of(kube_emulator, name) == "Progressing", f"{name} to recover")
     wait_for(lambda: flow_targets(kube_emulator, "pong") == [target("ping", "success")],
              "pong to be wired to ping")
+
+
+def requests_about(kube: RunningEmulator, name: str, since: int = 0) -> list[str]:
+    """The API requests (from position `since` of the emulator's log) for `name`'s objects."""
+    def read(emulator: Any) -> list[str]:
+        return [f"{request.method} {request.url.path}" for request in list(emulator)[since:]
+                if any(part == name or part.startswith(f"{name}-")
+                       for part in request.url.path.split("/"))]
+    return kube.call(read)
+
+
+def quiet_log_length(kube: RunningEmulator, quiet_s: float = 1.5) -> int:
+    """The length of the emulator's request log once no request came for `quiet_s`."""
+    def length() -> int:
+        return kube.call(lambda emulator: len(list(emulator)))
+    last = [length(), time.monotonic()]
+
+    def settled() -> bool:
+        now = length()
+        if now != last[0]:
+            last[:] = [now, time.monotonic()]
+        return time.monotonic() - last[1] >= quiet_s
+    wait_for(settled, "the operator to be idle")
+    return last[0]
+
+
+def test_only_flow_changes_of_a_downstream_touch_its_upstream(
+        kube_emulator: RunningEmulator, operator: dict) -> None:  # noqa: F811
+    create(kube_emulator, JOBS, openfnjob("origin"))
+    create(kube_emulator, JOBS, flow_job("sink", "origin"))
+    wait_for(lambda: flow_targets(kube_emulator, "origin") == [target("sink", "success")],
+             "origin to be wired to sink")
+    wait_for(lambda: reason_of(kube_emulator, "sink") == "Progressing", "sink reported")
+    mark = quiet_log_length(kube_emulator)  # the reconciliations of their creation are over
+
+    mark_available(kube_emulator, "sink")  # the operator rewrites sink's status only
+    wait_for(lambda: reason_of(kube_emulator, "sink") == "Available", "sink available")
+    # A spec change of sink that is no part of the flow; kopf handles sink's events in order,
+    # so once this one is reconciled, the status change before it was handled too.
+    merge_patch(kube_emulator, f"{JOBS}/sink", {"spec": {"job": "fn(state => 1);"}})
+    wait_for(lambda: (j := get(kube_emulator, f"{JOBS}/sink"))["status"].get(
+        "observedGeneration") == j["metadata"]["generation"], "sink's new spec reconciled")
+    assert get(kube_emulator, f"{CORE}/configmaps/sink-job")["data"]["job.js"] == \
+        "fn(state => 1);"
+    # sink reads origin itself to tell whether its upstream exists; origin is not reconciled
+    assert [request for request in requests_about(kube_emulator, "origin", mark)
+            if request != f"method.GET {JOBS}/origin"] == []
+
+    merge_patch(kube_emulator, f"{JOBS}/sink", {"spec": {"trigger": {"flow": {"on": "failure"}}}})
+    wait_for(lambda: flow_targets(kube_emulator, "origin") == [target("sink", "failure")],
+             "origin rewired to sink's new outcome")
+    assert requests_about(kube_emulator, "origin", mark)  # the flow changed: origin follows
