@@ -20,6 +20,7 @@ The same watch keeps the `osc_operator_openfnjobs{ready}` gauge.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import kopf
@@ -29,9 +30,11 @@ from osc_operator.handlers import JOBS, graph_of, run
 
 
 @kopf.on.event(*JOBS)
-def job_changed(type: str | None, body: kopf.Body, namespace: str, name: str,
-                memo: kopf.Memo, flow_upstreams: kopf.Index, flow_downstreams: kopf.Index,
-                **_: Any) -> None:
+async def job_changed(type: str | None, body: kopf.Body, namespace: str, name: str,
+                      memo: kopf.Memo, flow_upstreams: kopf.Index, flow_downstreams: kopf.Index,
+                      **_: Any) -> None:
+    """Async: it sees every event of every job and mostly has nothing to do, so it runs on
+    the event loop; the reconciliations it starts (blocking API calls) go to a thread."""
     metrics.job_seen(type, namespace, name, dict(body))
     key = (namespace, name)
     before = memo.flow_seen.get(key)
@@ -48,9 +51,15 @@ def job_changed(type: str | None, body: kopf.Body, namespace: str, name: str,
                 + flow.chain(before.after if before else None, edges))
     if type in ("ADDED", "DELETED"):
         affected += graph.downstreams_of(namespace, name)
-    for other in dict.fromkeys(affected):
-        if other != name:
-            _reconcile(memo, namespace, other, graph)
+    others = [other for other in dict.fromkeys(affected) if other != name]
+    if others:
+        await asyncio.to_thread(_reconcile_all, memo, namespace, others, graph)
+
+
+def _reconcile_all(memo: kopf.Memo, namespace: str, names: list[str],
+                   graph: flow.FlowGraph) -> None:
+    for name in names:
+        _reconcile(memo, namespace, name, graph)
 
 
 def _reconcile(memo: kopf.Memo, namespace: str, name: str, graph: flow.FlowGraph) -> None:

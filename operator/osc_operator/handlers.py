@@ -200,7 +200,16 @@ def referenced_objects(namespace: str, name: str, spec: kopf.Spec,
     return refs
 
 
-@kopf.on.event("", "v1", "secrets")
+def _referenced(kind: str) -> Any:
+    """A filter that lets kopf skip (no thread, no log line) the Secrets or ConfigMaps no
+    OpenFnJob reads, and the initial listing (`resume` handles existing jobs)."""
+    def check(type: str | None, namespace: str, name: str, referenced_objects: kopf.Index,
+              **_: Any) -> bool:
+        return type is not None and (namespace, kind, name) in referenced_objects
+    return check
+
+
+@kopf.on.event("", "v1", "secrets", when=_referenced("Secret"))
 def secret_changed(type: str | None, namespace: str, name: str, memo: kopf.Memo,
                    referenced_objects: kopf.Index, flow_upstreams: kopf.Index,
                    flow_downstreams: kopf.Index, **_: Any) -> None:
@@ -208,7 +217,7 @@ def secret_changed(type: str | None, namespace: str, name: str, memo: kopf.Memo,
                          graph_of(flow_upstreams, flow_downstreams))
 
 
-@kopf.on.event("", "v1", "configmaps")
+@kopf.on.event("", "v1", "configmaps", when=_referenced("ConfigMap"))
 def configmap_changed(type: str | None, namespace: str, name: str, memo: kopf.Memo,
                       referenced_objects: kopf.Index, flow_upstreams: kopf.Index,
                       flow_downstreams: kopf.Index, **_: Any) -> None:
@@ -231,7 +240,10 @@ def _reconcile_referrers(event: str | None, memo: kopf.Memo, index: kopf.Index,
             pass  # already reported in the status and as an Event
 
 
-@kopf.on.event("apps", "v1", "deployments", labels=MANAGED)
+# A Deployment without a status yet (just created, not seen by its controller) cannot be
+# available, and the reconciliation that created it reported that already: skip it unread.
+@kopf.on.event("apps", "v1", "deployments", labels=MANAGED,
+               when=lambda status, **_: bool(status))
 def deployment_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: Any) -> None:
     """Ready follows the Deployment: True once it is available for the current spec."""
     owners = [ref["name"] for ref in body.metadata.get("ownerReferences", [])

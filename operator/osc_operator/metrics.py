@@ -59,16 +59,13 @@ def failed(reason: str) -> None:
 def job_seen(event: str | None, namespace: str, name: str, body: dict[str, Any]) -> None:
     """Track a job's Ready status from a watch event; forget it when it is deleted."""
     key = (namespace, name)
-    with _lock:
-        if event == "DELETED":
-            _ready_by_job.pop(key, None)
-        else:
-            _ready_by_job[key] = ready_status(body)
-        counts = dict.fromkeys(READY_VALUES, 0)
-        for value in _ready_by_job.values():
-            counts[value] += 1
-        for value, count in counts.items():
-            JOBS.labels(ready=value).set(count)
+    with _lock:  # the gauges move by one per change: no recount of every job per event
+        old = _ready_by_job.pop(key, None)
+        if old is not None:
+            JOBS.labels(ready=old).dec()
+        if event != "DELETED":
+            _ready_by_job[key] = new = ready_status(body)
+            JOBS.labels(ready=new).inc()
 
 
 def ready_status(body: dict[str, Any]) -> str:
