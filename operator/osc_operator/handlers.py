@@ -41,8 +41,10 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     metrics.serve(memo.settings.metrics_port)
 
 
+# The indexes run on every event of every OpenFnJob and only read its body: async, so kopf
+# calls them on its event loop instead of handing each call to a worker thread.
 @kopf.index(*JOBS)
-def flow_upstreams(namespace: str, name: str, spec: kopf.Spec,
+async def flow_upstreams(namespace: str, name: str, spec: kopf.Spec,
                    **_: Any) -> dict[tuple[str, str], str]:
     """(namespace, flow job) → the job it runs after: the flow graph, for cycles."""
     after = flow.after_of({"spec": dict(spec)})
@@ -50,7 +52,7 @@ def flow_upstreams(namespace: str, name: str, spec: kopf.Spec,
 
 
 @kopf.index(*JOBS)
-def flow_downstreams(namespace: str, body: kopf.Body,
+async def flow_downstreams(namespace: str, body: kopf.Body,
                      **_: Any) -> dict[tuple[str, str], flow.FlowLink]:
     """(namespace, upstream) → the flow link of each job that runs after it: its targets."""
     link = flow.link_of(dict(body))
@@ -182,7 +184,7 @@ def _missing_upstream(memo: kopf.Memo, body: dict[str, Any],
 
 
 @kopf.index(*JOBS)
-def referenced_objects(namespace: str, name: str, spec: kopf.Spec,
+async def referenced_objects(namespace: str, name: str, spec: kopf.Spec,
                        **_: Any) -> dict[tuple[str, str, str], str]:
     """(namespace, kind, object name) → the OpenFnJobs whose pods read that object."""
     refs: dict[tuple[str, str, str], str] = {}
