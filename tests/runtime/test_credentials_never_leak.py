@@ -23,7 +23,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory, engine: str) -> RuntimePro
     runtime = RuntimeProcess(data_dir, {
         "OSC_ENGINE": engine, "OSC_JOB_PATH": str(JOBS / "behaviours.js"),
         "OSC_ADAPTOR": "@openfn/language-common", "OSC_CREDENTIAL": json.dumps(CREDENTIAL),
-        "OSC_ENDPOINT_STYLE": "sync", "OSC_RUN_TIMEOUT_SECONDS": "3",
+        "OSC_ENDPOINT_STYLE": "sync", "OSC_RUN_TIMEOUT_SECONDS": "6",  # room for a loaded machine
     }).start()
     yield runtime
     runtime.stop()
