@@ -33,6 +33,11 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=prefix)
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
+    # After a handler, kopf waits for the watch to bring back its own annotation patch before it
+    # trusts a body again. A reconciliation's status write arrives first, without kopf's
+    # annotations; if the wait (5 s by default) runs out under a burst of jobs, kopf takes that
+    # body for a new object and runs the whole creation again. The patch always arrives.
+    settings.persistence.consistency_timeout = 30
     settings.scanning.disabled = False  # follow namespaces and CRDs as they come and go
     memo.kube = kube.Kube.connect()
     memo.settings = OperatorSettings()
@@ -112,6 +117,8 @@ def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any,
         _report(memo, body, "False", "ChildFailed", str(error), previous, failed=True)
         raise _tagged(kopf.TemporaryError(str(error), delay=RETRY_CHILD_SECONDS), "ChildFailed")
     _post_changes(body, outcome.changes, logger)
+    for warning in outcome.warnings:
+        kopf.warn(body, reason="StorageKept", message=warning)
     failure = None if outcome.available else adaptor_install.find_install_failure(
         memo.kube, body, render.selector_labels(body["metadata"]["name"]))
     extra = {"flowTargets": outcome.flow_targets}
