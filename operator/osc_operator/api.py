@@ -48,6 +48,16 @@ REGISTRY_PATTERN = (r"^https?://([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\[[0-9A
                     r"(:[0-9]{1,5})?(/[^\s?#]*)?$")
 # An IANA time zone name (`Europe/Berlin`, `Etc/GMT+5`, `UTC`); the operator checks it exists.
 TIME_ZONE_PATTERN = r"^[A-Za-z][-+_A-Za-z0-9]*(/[-+_A-Za-z0-9]+)*$"
+# A storage size: a positive Kubernetes quantity without sign or exponent (`512Mi`, `1.5G`).
+QUANTITY_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
+                  "E": 10**18, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
+                  "Ei": 2**60}
+SIZE_PATTERN = (r"^([1-9][0-9]*(\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)"
+                r"(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+# SQLite on a ReadWriteOnce volume: one pod may open the run store, never two.
+ONE_POD_WITH_STORAGE = {"rule": "!has(self.storage) || !has(self.replicas) || self.replicas <= 1",
+                        "message": "replicas must be 0 or 1 with storage (one pod owns the "
+                                   "ReadWriteOnce run store)"}
 
 
 def exactly_one_of(*fields: str) -> dict[str, str]:
@@ -226,9 +236,39 @@ class Resources(Model):
     requests: dict[str, int | str] | None = Field(None, description="Resource requests.")
 
 
+def quantity_bytes(quantity: str) -> int | None:
+    """Bytes of a plain quantity (`1Gi`, `500M`); None for another form (`1e9`, `-1`)."""
+    match = re.fullmatch(SIZE_PATTERN, quantity)
+    if match is None:
+        return None
+    suffix = match.group(3) or ""
+    whole, _, fraction = quantity.removesuffix(suffix).partition(".")
+    unit = QUANTITY_UNITS[suffix]
+    return int(whole) * unit + int(fraction or "0") * unit // 10 ** len(fraction)
+
+
+class Storage(Model):
+    size: str = Field(
+        description="Size of the PersistentVolumeClaim `<name>-data` holding the run store "
+        "(queued runs and run history), e.g. `1Gi`. It can grow (if the storage class allows "
+        "expansion) but never shrink: a smaller size keeps the current one.",
+        max_length=64, json_schema_extra={"pattern": SIZE_PATTERN})
+    storage_class_name: str | None = Field(
+        None, description="StorageClass of the claim; the cluster's default without it.",
+        min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)
+
+    @field_validator("size")
+    @classmethod
+    def _positive_size(cls, size: str) -> str:
+        if not quantity_bytes(size):
+            raise ValueError(f"{size!r} is not a storage size: use a positive quantity such "
+                             "as `512Mi` or `1Gi`")
+        return size
+
+
 class OpenFnJobSpec(Model):
     model_config = ConfigDict(json_schema_extra={
-        "x-kubernetes-validations": [exactly_one_of("job", "jobFrom")]})
+        "x-kubernetes-validations": [exactly_one_of("job", "jobFrom"), ONE_POD_WITH_STORAGE]})
 
     job: str | None = Field(None, min_length=1, description="The job expression, inline.")
     job_from: JobSource | None = Field(None, description="Where to read the job expression.")
@@ -248,10 +288,18 @@ class OpenFnJobSpec(Model):
     env: list[EnvVar] | None = Field(None, description="Extra environment of the runtime.")
     run_timeout_seconds: int | None = Field(None, ge=1, description="Stop a run after this.")
     concurrency: int | None = Field(None, ge=1, le=256, description="Runs at once per pod.")
+    storage: Storage | None = Field(
+        None, description="Keep the run store on a PersistentVolumeClaim `<name>-data` "
+        "(ReadWriteOnce), so queued runs and run history survive pod replacement (rollouts, "
+        "drains, evictions). Without it they live in an emptyDir and survive only container "
+        "restarts. With it replicas is at most 1 and pods are replaced with strategy Recreate. "
+        "The claim belongs to the OpenFnJob: deleting the job deletes its data.")
 
     @model_validator(mode="after")
     def _one_job(self) -> OpenFnJobSpec:
         _set_exactly_one(self, "job", "jobFrom")
+        if self.storage is not None and self.replicas > 1:
+            raise ValueError(ONE_POD_WITH_STORAGE["message"])
         return self
 
 

@@ -117,6 +117,8 @@ def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any,
         _report(memo, body, "False", "ChildFailed", str(error), previous, failed=True)
         raise _tagged(kopf.TemporaryError(str(error), delay=RETRY_CHILD_SECONDS), "ChildFailed")
     _post_changes(body, outcome.changes, logger)
+    for warning in outcome.warnings:
+        kopf.warn(body, reason="StorageKept", message=warning)
     failure = None if outcome.available else adaptor_install.find_install_failure(
         memo.kube, body, render.selector_labels(body["metadata"]["name"]))
     extra = {"flowTargets": outcome.flow_targets}

@@ -18,12 +18,14 @@ from kubernetes.client.exceptions import ApiException
 from osc_operator import api
 
 PLURALS = {"ConfigMap": "configmaps", "Secret": "secrets", "Service": "services",
-           "Deployment": "deployments", "CronJob": "cronjobs", api.KIND: api.PLURAL}
+           "Deployment": "deployments", "CronJob": "cronjobs", api.KIND: api.PLURAL,
+           "PersistentVolumeClaim": "persistentvolumeclaims"}
 MERGE_PATCH = "application/merge-patch+json"
 OWN_ANNOTATION = "osc.openfn.org/"
 # Optional map fields we render only sometimes: a merge patch keeps what it does not mention,
 # so when the spec drops one, the patch must remove it (lists are replaced whole anyway).
-OPTIONAL_FIELDS = {"CronJob": [("spec", "timeZone"), ("spec", "startingDeadlineSeconds")]}
+OPTIONAL_FIELDS = {"CronJob": [("spec", "timeZone"), ("spec", "startingDeadlineSeconds")],
+                   "Deployment": [("spec", "strategy", "rollingUpdate")]}  # not with Recreate
 
 
 class KubeError(Exception):

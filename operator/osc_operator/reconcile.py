@@ -16,7 +16,7 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from osc_operator import adaptor_install, flow, kube, render
+from osc_operator import adaptor_install, flow, kube, render, storage
 from osc_operator.api import OpenFnJobSpec, parse_spec
 
 # A Service name is a DNS-1035 label (≤ 63); `<name>-inbox` must fit too.
@@ -49,6 +49,7 @@ class Outcome:
     available: bool
     changes: list[str] = field(default_factory=list)  # e.g. "Deployment demo created"
     flow_targets: list[str] = field(default_factory=list)  # jobs that run after this one
+    warnings: list[str] = field(default_factory=list)  # spec parts kept back, e.g. a PVC shrink
 
 
 def validate(name: str, spec: dict[str, Any]) -> OpenFnJobSpec:
@@ -97,6 +98,7 @@ def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str,
     deployment = render.render_deployment(name, namespace, spec, image=default_image,
                                           checksums=checksums)
     flow.wire(deployment, namespace, targets)
+    _sync_claim(client, body, render.render_pvc(name, namespace, spec), outcome, fresh)
     live = _apply(client, body, deployment, outcome, fresh)
     outcome.flow_targets = [target.name for target in targets]
     _sync_cronjob(client, body, name, namespace, spec, default_image, outcome, fresh)
@@ -124,6 +126,18 @@ def _apply(client: kube.Kube, owner: dict[str, Any], child: dict[str, Any],
     if result != "unchanged":
         outcome.changes.append(f"{child['kind']} {child['metadata']['name']} {result}")
     return live
+
+
+def _sync_claim(client: kube.Kube, owner: dict[str, Any], claim: dict[str, Any] | None,
+                outcome: Outcome, fresh: bool) -> None:
+    """The run store's claim: created, or grown; never shrunk, never deleted here (the
+    OpenFnJob's deletion takes it through its ownerReference)."""
+    if claim is None:
+        return
+    live = None if fresh else client.get(kube.path_of(claim))
+    claim, warnings = storage.reconcile_claim(claim, live)
+    outcome.warnings += warnings
+    _apply(client, owner, claim, outcome, fresh)
 
 
 def _ensure_inbox_secret(client: kube.Kube, owner: dict[str, Any], name: str, namespace: str,

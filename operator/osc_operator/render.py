@@ -82,6 +82,10 @@ def inbox_key_ref(name: str, spec: OpenFnJobSpec) -> tuple[str, str]:
     return inbox_secret_name(name), INBOX_FILE
 
 
+def data_claim_name(name: str) -> str:
+    return f"{name}-data"
+
+
 def inbox_url(name: str, namespace: str) -> str:
     return f"http://{name}.{namespace}.svc/inbox"
 
@@ -104,6 +108,18 @@ def render_inbox_secret(name: str, namespace: str, api_key: str) -> dict[str, An
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
             "metadata": _metadata(inbox_secret_name(name), namespace, name),
             "stringData": {INBOX_FILE: api_key}}
+
+
+def render_pvc(name: str, namespace: str, spec: OpenFnJobSpec) -> dict[str, Any] | None:
+    """PersistentVolumeClaim `<name>-data` for the run store; None without `spec.storage`."""
+    if spec.storage is None:
+        return None
+    claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"],
+                             "resources": {"requests": {"storage": spec.storage.size}}}
+    if spec.storage.storage_class_name is not None:
+        claim["storageClassName"] = spec.storage.storage_class_name
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": _metadata(data_claim_name(name), namespace, name), "spec": claim}
 
 
 def render_service(name: str, namespace: str) -> dict[str, Any]:
@@ -132,11 +148,14 @@ def render_deployment(name: str, namespace: str, spec: OpenFnJobSpec, *, image: 
     adaptor_install.add_init_container(
         pod_spec, spec.adaptor, spec.image or image, container_security_context(),
         registry=install.registry if install else None, npmrc=_npmrc_source(spec))
+    # Two pods must never open one SQLite store: with a claim, the old pod goes first.
+    strategy = {"type": "Recreate" if spec.storage else "RollingUpdate"}
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": _metadata(name, namespace, name),
         "spec": {
             "replicas": spec.replicas,
+            "strategy": strategy,
             "selector": {"matchLabels": selector_labels(name)},
             "template": {"metadata": {"labels": labels(name),
                                       "annotations": checksums.annotations()},
@@ -206,13 +225,21 @@ def _volumes(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
     inbox_secret, inbox_key = inbox_key_ref(name, spec)
     volumes = [{"name": "job", "configMap": _job_source(name, spec)},
                {"name": "inbox", "secret": secret_file(inbox_secret, inbox_key, INBOX_FILE)},
-               {"name": "data", "emptyDir": {}},
+               {"name": "data", **_data_source(name, spec)},
                {"name": "tmp", "emptyDir": {}}]
     if spec.credential is not None:
         ref = spec.credential.secret_ref
         volumes.insert(1, {"name": "credential",
                            "secret": secret_file(ref.name, ref.key, CREDENTIAL_FILE)})
     return volumes
+
+
+def _data_source(name: str, spec: OpenFnJobSpec) -> dict[str, Any]:
+    """The run store: the job's claim with `spec.storage` (fsGroup makes it writable for the
+    runtime user), else an emptyDir that lives as long as the pod."""
+    if spec.storage is None:
+        return {"emptyDir": {}}
+    return {"persistentVolumeClaim": {"claimName": data_claim_name(name)}}
 
 
 def _job_source(name: str, spec: OpenFnJobSpec) -> dict[str, Any]:

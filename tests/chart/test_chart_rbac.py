@@ -17,6 +17,7 @@ EXPECTED_RULES: dict[tuple[str, str], set[str]] = {
     ("apps", "deployments"): CRUD,
     ("batch", "cronjobs"): CRUD,
     ("", "secrets"): {"get", "list", "watch", "create", "patch"},
+    ("", "persistentvolumeclaims"): {"get", "list", "watch", "create", "patch"},
     ("", "pods"): {"get", "list", "watch"},
     ("", "events"): {"create", "patch"},
     ("events.k8s.io", "events"): {"create", "patch"},

@@ -49,6 +49,7 @@ BUILTIN_RESOURCES = {  # resource: (kind, namespaced, subresources, short names)
     "v1/namespaces": ("Namespace", False, set(), {"ns"}),
     "v1/configmaps": ("ConfigMap", True, set(), {"cm"}),
     "v1/secrets": ("Secret", True, set(), set()),
+    "v1/persistentvolumeclaims": ("PersistentVolumeClaim", True, {"status"}, {"pvc"}),
     "v1/services": ("Service", True, {"status"}, {"svc"}),
     "v1/events": ("Event", True, set(), {"ev"}),
     "v1/pods": ("Pod", True, {"status"}, {"po"}),

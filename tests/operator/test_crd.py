@@ -37,9 +37,14 @@ def _no_self_flow(job: dict[str, Any]) -> bool:
     return flow is None or flow.get("after") != job["metadata"]["name"]
 
 
+def _one_pod_with_storage(spec: dict[str, Any]) -> bool:
+    return "storage" not in spec or "replicas" not in spec or spec["replicas"] <= 1
+
+
 KNOWN_RULES = {  # CEL rule → its Python equivalent
     "self != 'Local'": lambda value: value != "Local",
     api.NO_SELF_FLOW["rule"]: _no_self_flow,
+    api.ONE_POD_WITH_STORAGE["rule"]: _one_pod_with_storage,
 }
 
 
@@ -185,6 +190,11 @@ INVALID = {
        for url in BAD_REGISTRIES},
     "npmrcSecretRef without key": (with_spec(adaptorInstall={"npmrcSecretRef": {"name": "a"}}),
                                    "'key' is a required"),
+    **{f"storage size {size!r}": (with_spec(storage={"size": size}), "does not match")
+       for size in ("0", "0Gi", "-1Gi", "1GB", "1e9", "lots")},
+    "storage without size": (with_spec(storage={}), "'size' is a required"),
+    "two pods with storage": (with_spec(storage={"size": "1Gi"}, replicas=2),
+                              "replicas must be 0 or 1 with storage"),
 }
 
 
@@ -204,6 +214,10 @@ def test_invalid_jobs_are_rejected(name: str) -> None:
     {"trigger": {"webhook": {"filter": {"$.type": "order", "$.total": 3}}}},
     {"adaptor": "@openfn/language-http@^7.2.0"},
     {"resources": {"limits": {"cpu": 1, "memory": "256Mi"}}},
+    {"storage": {"size": "1Gi"}},
+    {"storage": {"size": "1.5G", "storageClassName": "fast-ssd"}, "replicas": 1},
+    {"storage": {"size": "512Mi"}, "replicas": 0},
+    {"replicas": 3},
 ])
 def test_valid_variants_are_accepted(spec: dict[str, Any]) -> None:
     assert problems(with_spec(**spec)) == []

@@ -133,6 +133,37 @@ def test_reconciling_again_changes_nothing(kube_emulator: RunningEmulator,  # no
     assert [get(kube_emulator, path)["metadata"]["resourceVersion"] for path in paths] == versions
 
 
+def test_storage_puts_the_run_store_on_an_owned_claim_that_never_shrinks(
+        kube_emulator: RunningEmulator, operator: dict) -> None:  # noqa: F811
+    job = create(kube_emulator, JOBS, openfnjob("delta", storage={"size": "2Gi"}))
+    claim_path = f"{CORE}/persistentvolumeclaims/delta-data"
+    claim = wait_for(lambda: get(kube_emulator, claim_path), "delta's claim")
+    assert [(o["kind"], o["name"], o["uid"]) for o in claim["metadata"]["ownerReferences"]] == [
+        ("OpenFnJob", "delta", job["metadata"]["uid"])]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    deployment = wait_for(lambda: get(kube_emulator, f"{DEPLOYMENTS}/delta"), "delta's Deployment")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["data"]["persistentVolumeClaim"] == {"claimName": "delta-data"}
+
+    def size() -> str:
+        return get(kube_emulator, claim_path)["spec"]["resources"]["requests"]["storage"]
+    merge_patch(kube_emulator, f"{JOBS}/delta", {"spec": {"storage": {"size": "1Gi"}}})
+    wait_for(lambda: any(e["type"] == "Warning" and e["reason"] == "StorageKept"
+                         for e in events_for(kube_emulator, "delta")), "a StorageKept Event")
+    assert size() == "2Gi"
+    merge_patch(kube_emulator, f"{JOBS}/delta", {"spec": {"storage": {"size": "5Gi"}}})
+    wait_for(lambda: size() == "5Gi", "the claim to grow")
+    merge_patch(kube_emulator, f"{JOBS}/delta", {"spec": {"storage": None}})
+
+    def data_volume() -> dict | None:
+        deployment = get(kube_emulator, f"{DEPLOYMENTS}/delta")["spec"]
+        volumes = {v["name"]: v for v in deployment["template"]["spec"]["volumes"]}
+        return deployment["strategy"]["type"] == "RollingUpdate" and volumes["data"]
+    assert wait_for(data_volume, "the emptyDir back") == {"name": "data", "emptyDir": {}}
+    assert size() == "5Gi"  # the claim and its data stay until the job is deleted
+
+
 def test_missing_credential_secret_is_reported_then_recovered(
         kube_emulator: RunningEmulator, operator: dict) -> None:  # noqa: F811
     create(kube_emulator, JOBS, openfnjob("beta", credential={"secretRef": {
@@ -185,6 +216,7 @@ def test_kubectl_apply_of_the_examples(kube_emulator: RunningEmulator,  # noqa: 
         wait_for(lambda: (c := ready(kube_emulator, name)) and c["reason"] == "Progressing",
                  f"{name} to be reconciled")
     assert get(kube_emulator, f"/apis/batch/v1/namespaces/{NS}/cronjobs/nightly-report")
+    assert get(kube_emulator, f"{CORE}/persistentvolumeclaims/nightly-report-data")
     assert get(kube_emulator, f"{CORE}/secrets/orders-inbox") is None  # its own key is used
     table = run("get", "ofj").splitlines()
     assert table[0].split() == ["NAME", "READY", "REASON", "TRIGGER", "URL", "AGE"]

@@ -45,6 +45,7 @@ def render_children(job: dict[str, Any]) -> list[dict[str, Any]]:
         render.render_job_configmap(name, namespace, spec),
         render.render_inbox_secret(name, namespace, API_KEY) if own_key else None,
         render.render_service(name, namespace),
+        render.render_pvc(name, namespace, spec),
         render.render_deployment(name, namespace, spec, image=IMAGE, checksums=checksums),
         render.render_cronjob(name, namespace, spec, image=IMAGE),
     ]
@@ -157,3 +158,29 @@ def test_cron_trigger_renders_a_cronjob_that_posts_to_the_inbox() -> None:
 def test_a_webhook_job_renders_no_cronjob() -> None:
     kinds = [child["kind"] for child in render_children(load_case("webhook-generated-key"))]
     assert kinds == ["ConfigMap", "Secret", "Service", "Deployment"]
+
+
+def test_storage_puts_the_run_store_on_the_job_claim_and_recreates_pods() -> None:
+    children = render_children(load_case("storage"))
+    claim = next(c for c in children if c["kind"] == "PersistentVolumeClaim")
+    assert claim["metadata"]["name"] == "orders-data"
+    assert claim["spec"] == {"accessModes": ["ReadWriteOnce"], "storageClassName": "fast-ssd",
+                             "resources": {"requests": {"storage": "2Gi"}}}
+    deployment = _deployment("storage")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deployment["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["data"] == {"name": "data",
+                               "persistentVolumeClaim": {"claimName": "orders-data"}}
+    mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["data"] == render.DATA_DIR
+    assert pod["securityContext"]["fsGroup"] == render.RUN_AS  # the claim is writable for it
+
+
+def test_without_storage_the_run_store_is_an_empty_dir_rolled_over() -> None:
+    children = render_children(load_case("webhook-generated-key"))
+    assert "PersistentVolumeClaim" not in [child["kind"] for child in children]
+    deployment = _deployment("webhook-generated-key")
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["data"] == {"name": "data", "emptyDir": {}}

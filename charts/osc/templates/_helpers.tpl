@@ -88,6 +88,11 @@ renders (ConfigMap, Service, Deployment, CronJob), which garbage collection woul
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch, create, patch]
+# The run store's claims (spec.storage) are created and grown, never updated whole or deleted:
+# they go with their OpenFnJob through the ownerReference.
+- apiGroups: [""]
+  resources: [persistentvolumeclaims]
+  verbs: [get, list, watch, create, patch]
 # Pods are only read: to report why a runtime pod cannot start (e.g. a failed init container).
 - apiGroups: [""]
   resources: [pods]

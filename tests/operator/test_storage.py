@@ -1,0 +1,95 @@
+"""spec.storage: which sizes a job may ask for, and what of it a live claim can take."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from osc_operator import render, storage
+from osc_operator.api import parse_spec, quantity_bytes
+from osc_operator.reconcile import InvalidSpec, validate
+
+SPEC = {"job": "fn(s => s)", "adaptor": "@openfn/language-common",
+        "trigger": {"webhook": {}}, "storage": {"size": "1Gi"}}
+
+
+def claim(size: str, storage_class: str | None = None) -> dict[str, Any]:
+    spec = copy.deepcopy(SPEC)
+    spec["storage"] = {"size": size, **({"storageClassName": storage_class}
+                                        if storage_class else {})}
+    rendered = render.render_pvc("demo", "default", parse_spec(spec))
+    assert rendered is not None
+    return rendered
+
+
+def live(size: str, storage_class: str = "standard") -> dict[str, Any]:
+    """A claim as the API server returns it: a class filled in, a volume bound."""
+    return {"metadata": {"name": "demo-data"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
+                     "volumeName": "pvc-123", "resources": {"requests": {"storage": size}}}}
+
+
+def size_of(manifest: dict[str, Any]) -> str:
+    return manifest["spec"]["resources"]["requests"]["storage"]
+
+
+@pytest.mark.parametrize(("quantity", "expected"), [
+    ("1Gi", 2**30), ("512Mi", 2**29), ("1.5G", 1_500_000_000), ("0.5Ki", 512), ("10", 10),
+    ("0", None), ("-1Gi", None), ("1e9", None), ("1 Gi", None), ("1GB", None)])
+def test_sizes_are_read_as_bytes(quantity: str, expected: int | None) -> None:
+    assert quantity_bytes(quantity) == expected
+
+
+def test_a_new_claim_is_created_as_asked() -> None:
+    assert storage.reconcile_claim(claim("2Gi"), None) == (claim("2Gi"), [])
+
+
+def test_a_claim_grows() -> None:
+    applied, warnings = storage.reconcile_claim(claim("5Gi"), live("2Gi"))
+    assert size_of(applied) == "5Gi" and warnings == []
+
+
+def test_a_claim_never_shrinks_and_says_so() -> None:
+    applied, warnings = storage.reconcile_claim(claim("500Mi"), live("2Gi"))
+    assert size_of(applied) == "2Gi"
+    assert warnings == ["PersistentVolumeClaim demo-data keeps its size 2Gi: a claim cannot "
+                        "shrink to 500Mi (delete it to start over, with its data)"]
+
+
+def test_the_same_size_written_otherwise_is_no_change() -> None:
+    applied, warnings = storage.reconcile_claim(claim("1024Mi"), live("1Gi"))
+    assert size_of(applied) == "1Gi" and warnings == []
+
+
+def test_the_default_class_filled_in_by_the_cluster_is_kept_silently() -> None:
+    applied, warnings = storage.reconcile_claim(claim("1Gi"), live("1Gi"))
+    assert "storageClassName" not in applied["spec"] and warnings == []
+
+
+def test_a_claim_keeps_its_class() -> None:
+    applied, warnings = storage.reconcile_claim(claim("1Gi", "fast"), live("1Gi", "slow"))
+    assert applied["spec"]["storageClassName"] == "slow"
+    assert warnings == ["PersistentVolumeClaim demo-data keeps its storage class slow: a claim "
+                        "cannot move to fast"]
+
+
+@pytest.mark.parametrize("size", ["0", "0Gi", "-1Gi", "1e9", "1GB", "lots", ""])
+def test_the_operator_refuses_a_size_that_is_not_a_quantity(size: str) -> None:
+    with pytest.raises(InvalidSpec, match="spec.storage.size"):
+        validate("demo", {**SPEC, "storage": {"size": size}})
+
+
+def test_one_pod_at_most_with_storage() -> None:
+    with pytest.raises(InvalidSpec, match="replicas must be 0 or 1 with storage"):
+        validate("demo", {**SPEC, "replicas": 2})
+    assert parse_spec({**SPEC, "replicas": 0}).replicas == 0
+    assert parse_spec({**{k: v for k, v in SPEC.items() if k != "storage"},
+                       "replicas": 3}).replicas == 3
+
+
+def test_storage_needs_a_size() -> None:
+    with pytest.raises(ValidationError):
+        parse_spec({**SPEC, "storage": {"storageClassName": "fast"}})
