@@ -260,20 +260,18 @@ def deployment_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: An
     job = kube.get_job(memo.kube, namespace, owners[0]) if owners else None
     if job is None:
         return
-    status = job.get("status") or {}
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-    current = status.get("observedGeneration") == job["metadata"].get("generation")
-    if not current or not ready or ready.get("reason") not in FOLLOWED_REASONS:
+    ready = _followed_ready(job)
+    if ready is None:
         return  # a reconcile is due, or the job is blocked for a reason of its own
     available = kube.deployment_available(dict(body))
     if available == (ready.get("status") == "True"):
         return
     if available:
         _report(memo, job, "True", "Available", "the job's Deployment is available",
-                status.get("conditions"))
+                job["status"]["conditions"])
     else:
         _report(memo, job, "False", "Progressing", "waiting for the Deployment to be available",
-                status.get("conditions"))
+                job["status"]["conditions"])
 
 
 @kopf.on.event("", "v1", "pods", labels={**MANAGED, "app.kubernetes.io/component": "job-runtime"})
@@ -286,11 +284,20 @@ def pod_changed(body: kopf.Body, namespace: str, labels: kopf.Labels, memo: kopf
     failure = adaptor_install.install_failure(dict(body), adaptor) if job else None
     if failure is None:
         return
+    ready = _followed_ready(job)
+    if ready is None:
+        return  # a reconcile is due, or the job is blocked for a reason of its own
+    if (ready.get("reason"), ready.get("message")) != (adaptor_install.FAILED_REASON, failure):
+        _report(memo, job, "False", adaptor_install.FAILED_REASON, failure,
+                job["status"]["conditions"], failed=True)
+
+
+def _followed_ready(job: dict[str, Any]) -> dict[str, Any] | None:
+    """The job's Ready condition when it describes the current spec and follows its children
+    (not a block of the job's own, such as InvalidSpec); otherwise None."""
     status = job.get("status") or {}
     ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
     current = status.get("observedGeneration") == job["metadata"].get("generation")
     if not current or not ready or ready.get("reason") not in FOLLOWED_REASONS:
-        return  # a reconcile is due, or the job is blocked for a reason of its own
-    if (ready.get("reason"), ready.get("message")) != (adaptor_install.FAILED_REASON, failure):
-        _report(memo, job, "False", adaptor_install.FAILED_REASON, failure,
-                status.get("conditions"), failed=True)
+        return None
+    return ready

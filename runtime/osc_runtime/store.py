@@ -131,18 +131,36 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
+def open_database(path: Path, schema: str) -> sqlite3.Connection:
+    """A connection to the store's SQLite file (WAL), creating `schema` where it is missing."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    # FULL: a 202 means the run is on disk, not only in the OS cache.
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA busy_timeout=5000")
+    db.executescript(schema)
+    return db
+
+
+@contextmanager
+def immediate_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Commit what the block wrote, or roll it all back; writers queue at BEGIN."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 class RunStore:
     def __init__(self, path: Path, clock: Clock = time.time) -> None:
         self.path = path
         self.clock = clock
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a 202 means the run is on disk, not only in the OS cache.
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
+        self._db = open_database(path, SCHEMA)
         self.queued = self._db.execute("SELECT COUNT(*) FROM runs WHERE status = ?",
                                        (Status.QUEUED,)).fetchone()[0]
         self._queued_change = 0  # by the open transaction; applied once it commits
@@ -154,14 +172,9 @@ class RunStore:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             self._queued_change = 0
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            with immediate_transaction(self._db) as db:
+                yield db
             self.queued += self._queued_change
 
     def add(self, input_json: str, *, trigger: str = "webhook", body_sha256: str | None = None,

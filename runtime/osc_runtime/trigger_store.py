@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from osc_runtime.store import Clock
+from osc_runtime.store import Clock, immediate_transaction, open_database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS callbacks (
@@ -76,12 +76,7 @@ class TriggerStore:
     def __init__(self, path: Path, clock: Clock = time.time) -> None:
         self.clock = clock
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
+        self._db = open_database(path, SCHEMA)
 
     def close(self) -> None:
         with self._lock:
@@ -89,14 +84,8 @@ class TriggerStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, immediate_transaction(self._db) as db:
+            yield db
 
     # flow callbacks
 
