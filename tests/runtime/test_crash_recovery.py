@@ -41,6 +41,18 @@ def all_runs(client) -> list[dict]:
             return runs
 
 
+def processes_mentioning(text: str) -> list[int]:
+    """The pids of processes whose command line contains `text` (Linux /proc)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in cmdline.read_bytes():
+                pids.append(int(cmdline.parent.name))
+        except OSError:  # the process ended meanwhile
+            pass
+    return pids
+
+
 def wait_until(condition, timeout: float, message: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -64,6 +76,9 @@ def test_every_accepted_run_succeeds_exactly_once_after_a_sigkill(
     wait_until(lambda: receiver.total() >= 8, 180, "no run finished before the kill")
     first.send(signal.SIGKILL)
     first.process.wait(30)
+    # Both engines name the work dir on node's command line: nothing may go on running a job.
+    work_dir = str(tmp_path / "data" / "work")
+    wait_until(lambda: not processes_mentioning(work_dir), 15, "node outlived the killed runtime")
     at_kill = statuses_on_disk(tmp_path / "data")
     succeeded = {run_id for run_id, (status, _) in at_kill.items() if status == "success"}
     interrupted = {run_id for run_id, (status, _) in at_kill.items() if status == "running"}

@@ -90,7 +90,7 @@ class CoreRunner:
             env=self._environment(),
             cwd=self.work_dir,
             start_new_session=True,  # its own process group, killed as a whole
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         stderr_tail: collections.deque[str] = collections.deque(maxlen=ERROR_LINES)
         pumps = asyncio.gather(
@@ -143,7 +143,7 @@ async def _pump(stream: asyncio.StreamReader, log: RunLog, scrubber: Scrubber,
             tail.append(line.rstrip())
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: if the runtime is killed (SIGKILL), take node down too (Linux only).
 
     Otherwise an orphaned run goes on after a crash and may write an output file, holding the

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from osc_runtime.adaptors import ResolvedAdaptor
+from osc_runtime.engines.core import die_with_parent
 from osc_runtime.settings import Settings
 
 WORKER_SCRIPT = Path(__file__).with_name("js") / "worker.mjs"
@@ -75,6 +76,7 @@ class WarmWorker:
                 env=self._environment(),
                 cwd=self._work_dir(),
                 start_new_session=True,  # its own process group, killed as a whole
+                preexec_fn=die_with_parent,  # no worker left running a job after a crash
             )  # fmt: skip
         finally:
             os.close(write_end)  # the child holds its copy; ours would hide the child's exit
