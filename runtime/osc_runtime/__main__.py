@@ -11,6 +11,7 @@ import pkgutil
 import sys
 
 from osc_runtime import commands
+from osc_runtime.cli import version
 from osc_runtime.settings import SettingsError
 
 DEFAULT_COMMAND = "serve"
@@ -30,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     if args and args[0] in ("-h", "--help", "help"):
         print(usage(table))
         return 0
+    if args and args[0] == "--version":
+        print(f"osc-runtime {version()}")
+        return 0
     name = args.pop(0) if args and not args[0].startswith("-") else DEFAULT_COMMAND
     if name not in table:
         return fail(f"unknown command {name!r}; commands: {', '.join(sorted(table))}")
@@ -45,10 +49,13 @@ def fail(message: str) -> int:
 
 
 def usage(table: dict[str, str]) -> str:
-    lines = ["usage: python -m osc_runtime [COMMAND] (default: serve)", "", "commands:"]
+    lines = ["usage: osc-runtime [COMMAND] [--help] (or python -m osc_runtime; default: serve)",
+             "", "commands:"]
     for name, module_name in sorted(table.items()):
         doc = (importlib.import_module(module_name).__doc__ or "").strip().splitlines()
         lines.append(f"  {name:<18} {doc[0] if doc else ''}")
+    lines += ["", "options:", "  -h, --help         this list; COMMAND --help: its settings",
+              "  --version          the version"]
     return "\n".join(lines)
 
 

@@ -22,7 +22,10 @@ DATA_ROOT = Path(".osc-data")
 
 
 def main(argv: list[str]) -> int:
-    example = Path(argv[0] if argv else "examples/hello")
+    parser = serve.parser("python -m osc_runtime.dev", __doc__)
+    parser.add_argument("example", nargs="?", default="examples/hello",
+                        help="the folder of an example, with its osc.env (default: examples/hello)")
+    example = Path(parser.parse_args(argv).example)
     env_file = example / "osc.env"
     if not env_file.is_file():
         return fail(f"{env_file} not found: give the folder of an example (e.g. examples/hello)")

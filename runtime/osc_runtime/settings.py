@@ -66,39 +66,45 @@ class Settings(BaseSettings):
     credential: SecretStr | None = Field(None, description="The credential JSON inline.")
     credential_path: Path | None = Field(None, description="A file holding the credential JSON.")
     # who may call
-    auth: AuthMode = AuthMode.API_KEY
+    auth: AuthMode = Field(AuthMode.API_KEY, description="apikey, or none: no authentication.")
     api_keys: SecretStr | None = Field(None, description="Comma-separated API keys.")
     api_keys_path: Path | None = Field(None, description="A file of API keys, one per line.")
     # serving
-    data_dir: Path = Path("/var/lib/osc")
-    host: str = "0.0.0.0"
-    port: int = Field(8080, ge=1, le=65535)
-    concurrency: int = Field(2, ge=1, le=256)
-    run_timeout_seconds: float = Field(300, gt=0)
-    max_body_bytes: int = Field(1_048_576, ge=1)
-    endpoint_style: EndpointStyle = EndpointStyle.ASYNC
+    data_dir: Path = Field(Path("/var/lib/osc"), description="The run store, run logs, scratch.")
+    host: str = Field("0.0.0.0", description="The address to listen on.")
+    port: int = Field(8080, ge=1, le=65535, description="The port to listen on.")
+    concurrency: int = Field(2, ge=1, le=256, description="Runs executed at the same time.")
+    run_timeout_seconds: float = Field(300, gt=0, description="A longer run is killed: timed_out.")
+    max_body_bytes: int = Field(1_048_576, ge=1, description="Larger request bodies get 413.")
+    endpoint_style: EndpointStyle = Field(
+        EndpointStyle.ASYNC, description="sync: POST /inbox waits for the run (as ?sync=true).")
     sync_wait_seconds: float = Field(30, gt=0, description="How long ?sync=true waits.")
     # the engine and the node side
-    engine: EngineKind = EngineKind.CORE
+    engine: EngineKind = Field(EngineKind.CORE, description="core (a node per run) or warm.")
     node_modules: Path = Field(DEFAULT_NODE_MODULES, description="Where core and adaptors are.")
-    node_binary: str = "node"
+    node_binary: str = Field("node", description="The Node.js executable.")
     adaptors_dir: Path | None = Field(None, description="Where missing adaptors are installed.")
-    adaptor_install: AdaptorInstall = AdaptorInstall.IF_MISSING
-    npm_registry: str | None = None
-    npmrc_path: Path | None = None
+    adaptor_install: AdaptorInstall = Field(
+        AdaptorInstall.IF_MISSING, description="if-missing: npm-install a missing adaptor; never.")
+    npm_registry: str | None = Field(None, description="The npm registry for adaptor installs.")
+    npmrc_path: Path | None = Field(None, description="An .npmrc for adaptor installs.")
     # reliability
-    shutdown_grace_seconds: float = Field(25, ge=0)
-    max_attempts: int = Field(1, ge=1)
+    shutdown_grace_seconds: float = Field(
+        25, ge=0, description="How long running runs may take to finish after SIGTERM.")
+    max_attempts: int = Field(1, ge=1, description="Attempts per run (1: no automatic retry).")
     retry_on: str = Field("failed,timed_out,crashed", description="Outcomes that are retried.")
-    retry_backoff_seconds: float = Field(2, ge=0)
-    retry_max_backoff_seconds: float = Field(300, ge=0)
-    idempotency_window_seconds: float = Field(86_400, ge=0)
-    max_queued: int = Field(10_000, ge=1)
-    retention_days: float = Field(7, gt=0)
-    retention_max_runs: int = Field(10_000, ge=1)
-    max_log_bytes: int = Field(1_048_576, ge=1024)
+    retry_backoff_seconds: float = Field(
+        2, ge=0, description="The first retry's delay; doubles with each attempt.")
+    retry_max_backoff_seconds: float = Field(
+        300, ge=0, description="The longest delay between attempts.")
+    idempotency_window_seconds: float = Field(
+        86_400, ge=0, description="How long an Idempotency-Key is remembered.")
+    max_queued: int = Field(10_000, ge=1, description="Waiting runs above which the inbox answers 429.")
+    retention_days: float = Field(7, gt=0, description="Finished runs older than this are deleted.")
+    retention_max_runs: int = Field(10_000, ge=1, description="At most this many runs are kept.")
+    max_log_bytes: int = Field(1_048_576, ge=1024, description="A run log's cap; the tail is kept.")
     # observability
-    log_job_output: bool = False
+    log_job_output: bool = Field(False, description="Echo the job's output to stdout as JSON lines.")
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -37,10 +37,12 @@ class TriggerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OSC_", extra="ignore", frozen=True,
                                       env_ignore_empty=True)
 
-    filter: str | None = Field(None, description="JSON {path: expected value}; see filters.py.")
-    flow_targets: str | None = Field(None, description="JSON list of flow targets.")
-    flow_retry_backoff_seconds: float = Field(1, gt=0)
-    flow_retry_max_backoff_seconds: float = Field(30, gt=0)
+    filter: str | None = Field(None, description="JSON {path: expected value}: runs only for bodies that match.")
+    flow_targets: str | None = Field(None, description="JSON list of the jobs that run after this one.")
+    flow_retry_backoff_seconds: float = Field(
+        1, gt=0, description="The first flow hand-off retry's delay; doubles each time.")
+    flow_retry_max_backoff_seconds: float = Field(
+        30, gt=0, description="The longest delay between flow hand-off retries.")
 
     def message_filter(self) -> MessageFilter:
         return MessageFilter.from_json(self.filter)

@@ -17,7 +17,8 @@ import logging
 import sys
 
 from osc_runtime.adaptors import AdaptorError, ensure_adaptor
-from osc_runtime.settings import SettingsError, load
+from osc_runtime.cli import command_parser
+from osc_runtime.settings import Settings, SettingsError, load
 
 # Installing needs only the adaptor settings: the job, its credential and the API keys are the
 # runtime container's business and are usually not given to the init container.
@@ -32,9 +33,13 @@ _NOT_NEEDED = {
 }
 
 
+ADAPTOR_SETTINGS = ("adaptor", "adaptors_dir", "adaptor_install", "node_modules", "node_binary",
+                    "npm_registry", "npmrc_path")
+
+
 def main(argv: list[str]) -> int:
-    if argv:
-        raise SettingsError(f"install-adaptor takes no arguments (got {argv[0]!r}); use OSC_*")
+    command_parser("osc-runtime install-adaptor", __doc__, Settings,
+                   only=ADAPTOR_SETTINGS).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         settings = load(**_NOT_NEEDED)

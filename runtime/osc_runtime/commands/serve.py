@@ -11,16 +11,17 @@ import uvicorn
 
 from osc_runtime.adaptors import check_at_startup
 from osc_runtime.app import create_app
+from osc_runtime.cli import command_parser
 from osc_runtime.logs import configure_logging
 from osc_runtime.settings import Settings, SettingsError, load
+from osc_runtime.triggers import TriggerSettings
 
 
 DRAIN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def main(argv: list[str]) -> int:
-    if argv:
-        raise SettingsError(f"serve takes no arguments (got {argv[0]!r}); use OSC_* variables")
+    parser("osc-runtime serve").parse_args(argv)
     settings = load()
     check_data_dir(settings)
     check_at_startup(settings)  # a bad OSC_ADAPTOR stops here; installing happens in the background
@@ -31,6 +32,11 @@ def main(argv: list[str]) -> int:
     )
     DrainingServer(config, settings).run()
     return 0
+
+
+def parser(prog: str, doc: str | None = __doc__):
+    """The serve command line (also `python -m osc_runtime.dev`'s settings)."""
+    return command_parser(prog, doc, Settings, TriggerSettings)
 
 
 def check_data_dir(settings: Settings) -> None:

@@ -1,11 +1,8 @@
 """POST one cron tick to the job's inbox; exit 0 on 202, 1 with one line otherwise.
 
 Run by the job's CronJob, so a missed tick shows up in Kubernetes' own job history and alerts.
-Variables (not the runtime's OSC_* set: this pod runs no job):
-  OSC_TRIGGER_URL          the inbox, e.g. http://<job>.<namespace>.svc/inbox   (required)
-  OSC_TRIGGER_KEY_PATH     a file holding the inbox key (the mounted Secret)     (required)
-  OSC_TRIGGER_BODY         the JSON body to POST (default {})
-  OSC_TRIGGER_TIMEOUT_SECONDS  how long to wait for the answer (default 30)
+It reads the OSC_TRIGGER_* variables below (URL and KEY_PATH are required), not the runtime's
+OSC_* set: this pod runs no job.
 """
 
 from __future__ import annotations
@@ -17,16 +14,30 @@ from pathlib import Path
 
 import httpx
 
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from osc_runtime.cli import command_parser
 from osc_runtime.payload import PayloadError, parse_payload
 from osc_runtime.settings import SettingsError
 
 FAILED = 1
 
 
+class TriggerCommandSettings(BaseSettings):
+    """Read as text and checked by `_read_environment`, so each error names its variable."""
+
+    model_config = SettingsConfigDict(env_prefix="OSC_TRIGGER_", extra="ignore", frozen=True)
+
+    url: str = Field("", description="The inbox, e.g. http://<job>.<namespace>.svc/inbox.")
+    key_path: str = Field("", description="A file holding the inbox key, the mounted Secret.")
+    body: str = Field("{}", description="The JSON body to POST.")
+    timeout_seconds: str = Field("30", description="How long to wait for the answer.")
+
+
 def main(argv: list[str]) -> int:
-    if argv:
-        raise SettingsError(f"trigger takes no arguments (got {argv[0]!r}); use OSC_TRIGGER_*")
-    url, key, body, timeout = _read_environment()
+    command_parser("osc-runtime trigger", __doc__, TriggerCommandSettings).parse_args(argv)
+    url, key, body, timeout = _read_environment(TriggerCommandSettings())
     try:
         answer = httpx.post(url, content=body, timeout=timeout, params={"sync": "false"},
                             headers={"Authorization": f"Bearer {key}", "X-OSC-Trigger": "cron",
@@ -41,11 +52,11 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _read_environment() -> tuple[str, str, bytes, float]:
-    url = os.environ.get("OSC_TRIGGER_URL", "").strip()
+def _read_environment(settings: TriggerCommandSettings) -> tuple[str, str, bytes, float]:
+    url = settings.url.strip()
     if not url.startswith(("http://", "https://")):
         raise SettingsError("OSC_TRIGGER_URL: set it to the job's inbox URL (http://…/inbox)")
-    key_path = os.environ.get("OSC_TRIGGER_KEY_PATH", "").strip()
+    key_path = settings.key_path.strip()
     if not key_path:
         raise SettingsError("OSC_TRIGGER_KEY_PATH: set it to the file holding the inbox key")
     try:
@@ -54,13 +65,13 @@ def _read_environment() -> tuple[str, str, bytes, float]:
         raise SettingsError(f"OSC_TRIGGER_KEY_PATH: cannot read {key_path}: {error}") from None
     if not key:
         raise SettingsError(f"OSC_TRIGGER_KEY_PATH: {key_path} is empty")
-    body = os.environ.get("OSC_TRIGGER_BODY", "").strip() or "{}"
+    body = settings.body.strip() or "{}"
     try:
         parse_payload(body.encode())
     except PayloadError as error:
         raise SettingsError(f"OSC_TRIGGER_BODY: {error}") from None
     try:
-        timeout = float(os.environ.get("OSC_TRIGGER_TIMEOUT_SECONDS", "").strip() or 30)
+        timeout = float(settings.timeout_seconds.strip() or 30)
     except ValueError:
         raise SettingsError("OSC_TRIGGER_TIMEOUT_SECONDS: must be a number of seconds") from None
     return url, key, body.encode(), timeout
