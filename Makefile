@@ -14,27 +14,42 @@ help: ## List the targets
 
 ## ---- install ---------------------------------------------------------------
 
-$(VENV)/.installed: pyproject.toml requirements.lock
-	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "osc needs Python 3.11+"'
+# Two steps, so `make run` installs only what the runtime needs (requirements-runtime.lock) and
+# `make test` adds the operator's and the tests' share (requirements.lock) to the same venv.
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "osc needs Python 3.11+"'
+	@echo "==> creating the Python environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -r requirements.lock
-	$(PIP) install -q --no-deps -e .
+
+$(VENV)/.runtime-installed: pyproject.toml requirements-runtime.lock | $(VENV)/bin/python
+	@echo "==> installing the runtime's Python packages (requirements-runtime.lock) and osc itself (editable)"
+	$(PIP) install -q --disable-pip-version-check --no-deps -r requirements-runtime.lock -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime-installed requirements.lock
+	@echo "==> installing the operator's and the tests' Python packages (requirements.lock)"
+	$(PIP) install -q --disable-pip-version-check -r requirements.lock
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
+	@echo "==> installing OpenFn core and the bundled adaptors (npm ci)"
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed ## Install Python and Node dependencies (venv + npm ci)
+install-runtime: $(VENV)/.runtime-installed node_modules/.installed ## Install what `make run` needs
+
+install: $(VENV)/.installed node_modules/.installed ## Install everything: runtime, operator, test tools' Python side
 
 lock: ## Re-lock the Python dependencies after editing pyproject.toml
 	$(PYTHON) -m venv $(TOOLS)/uv && $(TOOLS)/uv/bin/pip install -q uv
-	$(TOOLS)/uv/bin/uv pip compile --python-version 3.11 --extra dev pyproject.toml -o requirements.lock
+	$(TOOLS)/uv/bin/uv pip compile --python-version 3.11 --extra operator --extra dev \
+	  pyproject.toml -o requirements.lock
+	$(TOOLS)/uv/bin/uv pip compile --python-version 3.11 --constraint requirements.lock \
+	  pyproject.toml -o requirements-runtime.lock
 
 ## ---- run -------------------------------------------------------------------
 
-run: install ## Serve examples/hello on 127.0.0.1:8080 (no cluster needed)
+run: install-runtime ## Serve examples/hello on 127.0.0.1:8080 (no cluster needed)
 	$(PY) -m osc_runtime.dev examples/hello
 
 ## ---- checks ----------------------------------------------------------------
@@ -65,4 +80,4 @@ e2e: ## End-to-end on a kind cluster (needs Docker and kind)
 clean: ## Remove installs, tools and run data
 	rm -rf $(VENV) node_modules $(TOOLS) .osc-data
 
-.PHONY: help install lock run test-tools generate verify test test-images bench e2e clean
+.PHONY: help install install-runtime lock run test-tools generate verify test test-images bench e2e clean
