@@ -20,6 +20,7 @@ help: ## List the targets
 # $(PYTHON) (`pip --python`, pip >= 22.3) and gives the venv a pip of its own only when there is
 # none; it puts runtime/ and operator/ on the venv's path with a .pth file (what an editable
 # install does, without its ~10 s isolated build), and skips compiling bytecode ahead of use.
+export PIP_HAS_PYTHON_OPTION = import pip, sys; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))
 SITE_PACKAGES = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
 
 $(VENV)/bin/python:
@@ -29,7 +30,7 @@ $(VENV)/bin/python:
 
 $(VENV)/.runtime-installed: pyproject.toml requirements-runtime.lock | $(VENV)/bin/python
 	@echo "==> installing the runtime's $$(grep -c '==' requirements-runtime.lock) Python packages (requirements-runtime.lock)"
-	@if $(PYTHON) -m pip --python $(PY) --version >/dev/null 2>&1; then pip="$(PYTHON) -m pip --python $(PY)"; \
+	@if $(PYTHON) -c "$$PIP_HAS_PYTHON_OPTION" 2>/dev/null; then pip="$(PYTHON) -m pip --python $(PY)"; \
 	else $(PY) -m ensurepip -q && pip="$(PY) -m pip"; fi; \
 	set -x; $$pip install -q --disable-pip-version-check --no-compile --no-deps -r requirements-runtime.lock
 	printf '%s\n' "$(CURDIR)/runtime" "$(CURDIR)/operator" > $(SITE_PACKAGES)/osc-source.pth
@@ -46,7 +47,7 @@ $(VENV)/.installed: $(VENV)/.runtime-installed requirements.lock
 
 node_modules/.installed: package.json package-lock.json
 	@echo "==> installing OpenFn core and the bundled adaptors (npm ci)"
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error --prefer-offline  # the lock pins: a cached copy will do
 	touch $@
 
 install-runtime: $(VENV)/.runtime-installed node_modules/.installed ## Install what `make run` needs
