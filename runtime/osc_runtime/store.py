@@ -64,6 +64,14 @@ class QueueFull(Exception):
     """As many runs as allowed are already queued."""
 
 
+class SubmissionRefused(ValueError):
+    """SQLite would not take this submission (a value it cannot store); nothing was stored."""
+
+
+# Errors that belong to one submission's values, not to the database: they fail only it.
+SUBMISSION_ERRORS = (ValueError, sqlite3.DataError, sqlite3.IntegrityError, sqlite3.InterfaceError)
+
+
 @dataclass(frozen=True)
 class Submission:
     """A run to add: the body as JSON text and how the inbox received it."""
@@ -187,20 +195,37 @@ class RunStore:
         submission = Submission(input_json, trigger, body_sha256, idempotency_key, keys_since)
         return self.add_many([submission])[0]  # type: ignore[return-value] (no limit given)
 
-    def add_many(self, submissions: list[Submission],
-                 max_queued: int | None = None) -> list[tuple[Run, bool] | QueueFull]:
+    def add_many(self, submissions: list[Submission], max_queued: int | None = None
+                 ) -> list[tuple[Run, bool] | QueueFull | SubmissionRefused]:
         """`add` each submission, in order, in one transaction (one fsync for them all);
-        QueueFull for those that would make more than `max_queued` runs queued."""
-        results: list[tuple[Run, bool] | QueueFull] = []
+        QueueFull for those that would make more than `max_queued` runs queued.
+
+        Each submission is stored under its own savepoint: one that SQLite refuses is rolled
+        back alone (SubmissionRefused in its place) and the others are committed.
+        """
+        results: list[tuple[Run, bool] | QueueFull | SubmissionRefused] = []
         with self._transaction() as db:
             for submission in submissions:
                 if max_queued is not None and self.queued + self._queued_change >= max_queued:
                     results.append(QueueFull())
                     continue
-                run_id, created = self._insert(db, submission)
-                row = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-                results.append((_to_run(row), created))
+                results.append(self._add_one(db, submission))
         return results
+
+    def _add_one(self, db: sqlite3.Connection,
+                 submission: Submission) -> tuple[Run, bool] | SubmissionRefused:
+        queued_before = self._queued_change
+        db.execute("SAVEPOINT submission")
+        try:
+            run_id, created = self._insert(db, submission)
+            row = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        except SUBMISSION_ERRORS as error:
+            db.execute("ROLLBACK TO submission")
+            db.execute("RELEASE submission")
+            self._queued_change = queued_before
+            return SubmissionRefused(f"the run cannot be stored: {error}")
+        db.execute("RELEASE submission")
+        return _to_run(row), created
 
     def _insert(self, db: sqlite3.Connection, submission: Submission) -> tuple[str, bool]:
         existing = _run_with_key(db, submission.idempotency_key, submission.keys_since)
