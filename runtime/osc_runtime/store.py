@@ -60,6 +60,17 @@ CREATE UNIQUE INDEX IF NOT EXISTS runs_by_idempotency_key ON runs (idempotency_k
 """
 
 
+# What a list of runs reads: not the input body nor the final state (each may be megabytes, and
+# a list shows neither), and no more of an error than a list shows. A page of 500 runs then
+# stays small whatever was stored.
+LIST_ERROR_CHARS = 2000
+SUMMARY_COLUMNS = (
+    "seq, run_id, status, attempt, trigger, NULL AS input, body_sha256, idempotency_key,"
+    f" exit_code, substr(error, 1, {LIST_ERROR_CHARS}) AS error, outcome, NULL AS final_state,"
+    " created_at, started_at, finished_at, not_before"
+)
+
+
 class QueueFull(Exception):
     """As many runs as allowed are already queued."""
 
@@ -90,7 +101,7 @@ class Run:
     status: Status
     attempt: int
     trigger: str
-    input: str  # the request body as JSON text
+    input: str | None  # the request body as JSON text (None in a list: see SUMMARY_COLUMNS)
     body_sha256: str | None
     idempotency_key: str | None
     exit_code: int | None
@@ -247,8 +258,11 @@ class RunStore:
         return _to_run(row)
 
     def list(self, *, statuses: list[str] | None = None, before_seq: int | None = None,
-             limit: int = 50) -> list[Run]:
-        """Newest first; `before_seq` pages on from the last run of the previous page."""
+             limit: int = 50, bodies: bool = False) -> list[Run]:
+        """Newest first; `before_seq` pages on from the last run of the previous page.
+
+        Without `bodies`, summaries: no input, no final state, the error cut (SUMMARY_COLUMNS).
+        """
         clauses, params = [], []
         if statuses:
             clauses.append(f"status IN ({','.join('?' * len(statuses))})")
@@ -257,7 +271,8 @@ class RunStore:
             clauses.append("seq < ?")
             params.append(before_seq)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT * FROM runs {where} ORDER BY seq DESC LIMIT ?"
+        columns = "*" if bodies else SUMMARY_COLUMNS
+        sql = f"SELECT {columns} FROM runs {where} ORDER BY seq DESC LIMIT ?"
         with self._lock:
             rows = self._db.execute(sql, (*params, limit)).fetchall()
         return [_to_run(row) for row in rows]
@@ -319,7 +334,7 @@ class RunStore:
 
     def interrupted(self) -> list[Run]:
         """Runs left `running` by a previous process (call before any worker starts)."""
-        return self.list(statuses=[Status.RUNNING], limit=1_000_000)
+        return self.list(statuses=[Status.RUNNING], limit=1_000_000, bodies=True)
 
     def delete_finished(self, *, older_than: float, keep_newest: int) -> list[str]:
         """Delete finished runs created before `older_than` or not among the newest

@@ -56,7 +56,7 @@ def test_a_refused_submission_leaves_nothing_and_the_next_batch_is_stored(tmp_pa
     store = RunStore(tmp_path / "runs.db")
     results = store.add_many([Submission(LONE_SURROGATE), Submission("{}")])
     assert isinstance(results[0], SubmissionRefused) and results[1][1] is True
-    assert [run.input for run in store.list()] == ["{}"]
+    assert [run.input for run in store.list(bodies=True)] == ["{}"]
     with pytest.raises(SubmissionRefused):
         raise store.add_many([Submission(LONE_SURROGATE)])[0]
     assert store.add("[]")[1] is True and store.queued == 2
