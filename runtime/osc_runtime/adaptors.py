@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from osc_runtime import npm
-from osc_runtime.settings import ADAPTOR_PATTERN, AdaptorInstall, Settings, SettingsError
+from osc_runtime.settings import AdaptorInstall, Settings, SettingsError, match_adaptor, shown
 
 log = logging.getLogger("osc_runtime.adaptors")
 
@@ -77,6 +77,8 @@ async def ensure_adaptor(settings: Settings) -> ResolvedAdaptor:
         found = await find_adaptor(settings, name, wanted)
     except npm.NpmError as error:
         raise AdaptorError(f"cannot check adaptor {settings.adaptor}: {error}") from None
+    except OSError as error:
+        raise AdaptorError(_unreadable(error)) from None
     if found is not None:
         log.info("adaptor %s ready (%s, %s)", found.spec, found.source, found.path)
         return found
@@ -94,16 +96,18 @@ def check_at_startup(settings: Settings) -> None:
         found = asyncio.run(find_adaptor(settings, name, wanted))
     except npm.NpmError as error:
         raise AdaptorConfigError(f"OSC_ADAPTOR: cannot check {settings.adaptor}: {error}") from None
+    except OSError as error:  # e.g. a path too long for the file system
+        raise AdaptorConfigError(_unreadable(error)) from None
     if found is None and settings.adaptor_install is AdaptorInstall.NEVER:
         raise AdaptorConfigError(_missing(settings))
 
 
 def parse_adaptor(spec: str) -> tuple[str, str | None]:
     """(name, version or range) of an OSC_ADAPTOR value; refuses paths, URLs, tags, git specs."""
-    match = ADAPTOR_PATTERN.fullmatch(spec)
+    match = match_adaptor(spec)
     if match is None:
         raise AdaptorConfigError(
-            f"OSC_ADAPTOR: {spec!r} is not an npm package name with an optional version "
+            f"OSC_ADAPTOR: {shown(spec)} is not an npm package name with an optional version "
             "(e.g. @openfn/language-http@7.2.10)"
         )
     version = match["version"]
@@ -122,6 +126,11 @@ async def find_adaptor(settings: Settings, name: str, wanted: str | None) -> Res
     if best is None and wanted is not None and not await npm.valid_range(settings, wanted):
         raise AdaptorConfigError(f"OSC_ADAPTOR: {wanted!r} is not a semver version or range")
     return candidates.get(best) if best else None
+
+
+def _unreadable(error: OSError) -> str:
+    return (f"OSC_ADAPTOR, OSC_NODE_MODULES or OSC_ADAPTORS_DIR: cannot look for the adaptor in "
+            f"{shown(error.filename)}: {error.strerror}")
 
 
 def _missing(settings: Settings) -> str:

@@ -18,6 +18,7 @@ from osc_runtime.adaptors import AdaptorError, ensure_adaptor
 from osc_runtime.api import console, docs, health, inbox, runs
 from osc_runtime.api.deps import Readiness, Runtime
 from osc_runtime.api.errors import install_error_handlers
+from osc_runtime.api.paths import TrailingSlashes
 from osc_runtime.dispatcher import Dispatcher
 from osc_runtime.engines import Engine, make_engine
 from osc_runtime.group_commit import GroupCommit
@@ -61,13 +62,14 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> FastAPI:
             runtime.store.close()
             triggers.close()
 
-    app = FastAPI(title="osc runtime", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="osc runtime", version="0.1.0", lifespan=lifespan, redirect_slashes=False,
                   description=f"The service of the OpenFn job `{settings.job_name}`.",
                   docs_url=None, redoc_url=None)  # /docs is served offline by api.docs
     install_error_handlers(app)
     app.state.metrics = metrics
     app.state.message_filter = trigger_settings.message_filter()
     app.add_middleware(InboxRequestCounter, metrics=metrics)
+    app.add_middleware(TrailingSlashes)  # outermost: the counter and the routes see `/inbox`
     for router in (inbox.router, runs.router, health.router, console.router, docs.router,
                    metrics_router):
         app.include_router(router)

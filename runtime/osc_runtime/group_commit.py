@@ -5,13 +5,17 @@ caps the inbox at the disk's fsync rate and, done on the event loop, stalls ever
 meanwhile. Here one writer at a time, in a thread, stores every submission waiting at that
 moment in one transaction; requests that arrive during that commit form the next batch. Each
 request still answers only once its own run is committed.
+
+A submission that fails in the store fails alone (the store keeps a savepoint per submission);
+if the batch's transaction fails as a whole, each submission is tried again in its own
+transaction, so one bad request never costs its neighbours their 202.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from osc_runtime.store import QueueFull, Run, RunStore, Submission
+from osc_runtime.store import QueueFull, Run, RunStore, Submission, SubmissionRefused
 
 MAX_BATCH = 512  # bounds one transaction's time when a flood arrives at once
 
@@ -34,11 +38,11 @@ class GroupCommit:
     async def _write(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            submissions = [submission for submission, _ in batch]
             try:
-                results = await asyncio.to_thread(
-                    self.store.add_many, [submission for submission, _ in batch], self.max_queued)
-            except Exception as error:  # the whole transaction failed: so does every request
-                results = [error] * len(batch)
+                results = await asyncio.to_thread(self.store.add_many, submissions, self.max_queued)
+            except Exception:  # the whole transaction failed: find the one(s) at fault
+                results = await asyncio.to_thread(self._one_by_one, submissions)
             for (_, future), result in zip(batch, results):
                 if future.done():  # the client went away; its run is stored all the same
                     continue
@@ -47,5 +51,14 @@ class GroupCommit:
                 else:
                     future.set_result(result)
 
+    def _one_by_one(self, submissions: list[Submission]) -> list:
+        results: list = []
+        for submission in submissions:
+            try:
+                results.extend(self.store.add_many([submission], self.max_queued))
+            except Exception as error:
+                results.append(error)
+        return results
 
-__all__ = ["GroupCommit", "QueueFull"]
+
+__all__ = ["GroupCommit", "QueueFull", "SubmissionRefused"]

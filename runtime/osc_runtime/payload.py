@@ -1,15 +1,23 @@
 """Turn a request body into the run's `data`, or say clearly why it cannot be one.
 
 Stricter than `json.loads`: the body must be UTF-8, an object or an array, with no duplicate
-keys (which value would the job see?), no NaN/Infinity (not JSON), and bounded nesting.
+keys (which value would the job see?), no NaN/Infinity (not JSON), no number too large to be a
+number anywhere else (`1e400` is infinite in every JSON parser, an int of thousands of digits
+cannot be converted), no lone UTF-16 surrogate (`"\\ud800"` is valid JSON but not text: it can
+be neither stored nor handed to the job) and bounded nesting.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 MAX_DEPTH = 100
+MAX_INT_DIGITS = 4300  # Python's own int/str conversion limit
+# A \u escape of a UTF-16 surrogate (D800-DFFF): only then can the parsed text hold a lone one.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 
 
 class PayloadError(ValueError):
@@ -22,7 +30,8 @@ def parse_payload(raw: bytes) -> Any:
     except UnicodeDecodeError as error:
         raise PayloadError(f"the body is not valid UTF-8 (byte {error.start})") from None
     try:
-        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constants,
+                           parse_float=_finite_float, parse_int=_bounded_int)
     except RecursionError:
         raise PayloadError(f"the JSON is nested deeper than {MAX_DEPTH} levels") from None
     except json.JSONDecodeError as error:
@@ -30,8 +39,7 @@ def parse_payload(raw: bytes) -> Any:
                            f"column {error.colno}") from None
     if not isinstance(value, dict | list):
         raise PayloadError("the body must be a JSON object or array, not a single value")
-    if _depth(value) > MAX_DEPTH:
-        raise PayloadError(f"the JSON is nested deeper than {MAX_DEPTH} levels")
+    _check_tree(value, strings=SURROGATE_ESCAPE.search(raw) is not None)
     return value
 
 
@@ -39,7 +47,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise PayloadError(f"the key {key[:80]!r} appears twice in one object")
+            raise PayloadError(f"the key {_shown(key)} appears twice in one object")
         result[key] = value
     return result
 
@@ -48,11 +56,48 @@ def _no_constants(name: str) -> Any:
     raise PayloadError(f"{name} is not valid JSON")
 
 
-def _depth(value: Any) -> int:
-    deepest, level = 0, [(value, 1)]
+def _finite_float(literal: str) -> float:
+    number = float(literal)
+    if math.isinf(number):
+        raise PayloadError(f"the number {literal[:40]} is too large (it would be infinite)")
+    return number
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+        raise PayloadError(f"an integer has more than {MAX_INT_DIGITS} digits")
+    return int(literal)
+
+
+def _check_tree(value: Any, *, strings: bool) -> None:
+    """Bounded nesting; with `strings`, also no lone surrogate in any string or key."""
+    level = [(value, 1)]
     while level:
         item, depth = level.pop()
-        deepest = max(deepest, depth)
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        level.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return deepest
+        if depth > MAX_DEPTH:
+            raise PayloadError(f"the JSON is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(item, dict):
+            if strings:
+                for key in item:
+                    _check_text(key)
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            if strings and isinstance(item, str):
+                _check_text(item)
+            continue
+        level.extend((child, depth + 1) for child in children)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        code = ord(text[error.start])
+        raise PayloadError(f"a string holds a lone UTF-16 surrogate (\\u{code:04x}), "
+                           "which is not text") from None
+
+
+def _shown(key: str) -> str:
+    return ascii(key[:80])  # ascii(): a key may itself hold a surrogate

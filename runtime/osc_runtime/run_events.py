@@ -87,6 +87,6 @@ class RunEvents:
     def _carried_state(self) -> Any:
         text = self.triggers.carried() if self.triggers is not None else None
         if text is None and self.runs is not None:
-            last = self.runs.list(statuses=[Status.SUCCESS], limit=1)
+            last = self.runs.list(statuses=[Status.SUCCESS], limit=1, bodies=True)
             text = last[0].final_state if last else None
         return json.loads(text) if text else None

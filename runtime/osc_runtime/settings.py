@@ -22,6 +22,8 @@ ADAPTOR_PATTERN = re.compile(
     r"^(?P<name>(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*)"
     r"(@(?P<version>[0-9xX*^~<>=|. -]*[0-9xX*][0-9A-Za-z.+xX*^~<>=| -]*))?$"
 )
+MAX_ADAPTOR_NAME = 214  # npm's own limit on a package name
+MAX_ADAPTOR_SPEC = MAX_ADAPTOR_NAME + 1 + 256  # and a version range of at most 256 characters
 DEFAULT_NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 
 
@@ -71,7 +73,10 @@ class Settings(BaseSettings):
     api_keys_path: Path | None = Field(None, description="A file of API keys, one per line.")
     # serving
     data_dir: Path = Field(Path("/var/lib/osc"), description="The run store, run logs, scratch.")
-    host: str = Field("0.0.0.0", description="The address to listen on.")
+    # An IP address or a DNS name (at most 253 characters, labels of at most 63).
+    host: str = Field("0.0.0.0", max_length=253, pattern=r"^(\[?[0-9A-Fa-f:.]+\]?|"
+                      r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?)$",
+                      description="The address to listen on.")
     port: int = Field(8080, ge=1, le=65535, description="The port to listen on.")
     concurrency: int = Field(2, ge=1, le=256, description="Runs executed at the same time.")
     run_timeout_seconds: float = Field(300, gt=0, description="A longer run is killed: timed_out.")
@@ -110,10 +115,11 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if (self.job is None) == (self.job_path is None):
             raise SettingsError("OSC_JOB or OSC_JOB_PATH: set exactly one")
-        if not ADAPTOR_PATTERN.fullmatch(self.adaptor):
+        if match_adaptor(self.adaptor) is None:
             raise SettingsError(
-                f"OSC_ADAPTOR: {self.adaptor!r} is not an npm package name with an optional "
-                "version (e.g. @openfn/language-http@7.2.10)"
+                f"OSC_ADAPTOR: {shown(self.adaptor)} is not an npm package name (at most "
+                f"{MAX_ADAPTOR_NAME} characters) with an optional version "
+                "(e.g. @openfn/language-http@7.2.10)"
             )
         if self.credential is not None and self.credential_path is not None:
             raise SettingsError("OSC_CREDENTIAL or OSC_CREDENTIAL_PATH: set at most one")
@@ -153,20 +159,36 @@ class Settings(BaseSettings):
         return [key.strip() for key in raw.splitlines() if key.strip()]
 
     def adaptor_name(self) -> str:
-        return ADAPTOR_PATTERN.fullmatch(self.adaptor)["name"]
+        return match_adaptor(self.adaptor)["name"]
 
     def adaptor_version(self) -> str | None:
-        return ADAPTOR_PATTERN.fullmatch(self.adaptor)["version"]
+        return match_adaptor(self.adaptor)["version"]
 
     def retried_outcomes(self) -> frozenset[str]:
         return frozenset(part.strip() for part in self.retry_on.split(",") if part.strip())
+
+
+def match_adaptor(spec: str) -> re.Match | None:
+    """The parts of an OSC_ADAPTOR value, or None when it is not a package spec."""
+    # The length first: the pattern is not meant for, nor fast on, thousands of characters,
+    # and a name longer than npm allows would end as a file name too long for the disk.
+    if len(spec) > MAX_ADAPTOR_SPEC:
+        return None
+    match = ADAPTOR_PATTERN.fullmatch(spec)
+    return match if match and len(match["name"]) <= MAX_ADAPTOR_NAME else None
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """A setting's value for an error message: quoted, and cut when it is long."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(str(value))} characters)"
 
 
 def _read(variable: str, path: Path | None) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise SettingsError(f"{variable}: cannot read {path}: {error}") from None
+        raise SettingsError(f"{variable}: cannot read {shown(str(path))}: {error.strerror or error}") from None
 
 
 def load(**overrides: Any) -> Settings:

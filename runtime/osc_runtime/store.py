@@ -62,8 +62,27 @@ CREATE UNIQUE INDEX IF NOT EXISTS runs_by_idempotency_key ON runs (idempotency_k
 """
 
 
+# What a list of runs reads: not the input body nor the final state (each may be megabytes, and
+# a list shows neither), and no more of an error than a list shows. A page of 500 runs then
+# stays small whatever was stored.
+LIST_ERROR_CHARS = 2000
+SUMMARY_COLUMNS = (
+    "seq, run_id, status, attempt, trigger, NULL AS input, body_sha256, idempotency_key,"
+    f" exit_code, substr(error, 1, {LIST_ERROR_CHARS}) AS error, outcome, NULL AS final_state,"
+    " created_at, started_at, finished_at, not_before"
+)
+
+
 class QueueFull(Exception):
     """As many runs as allowed are already queued."""
+
+
+class SubmissionRefused(ValueError):
+    """SQLite would not take this submission (a value it cannot store); nothing was stored."""
+
+
+# Errors that belong to one submission's values, not to the database: they fail only it.
+SUBMISSION_ERRORS = (ValueError, sqlite3.DataError, sqlite3.IntegrityError, sqlite3.InterfaceError)
 
 
 @dataclass(frozen=True)
@@ -84,7 +103,7 @@ class Run:
     status: Status
     attempt: int
     trigger: str
-    input: str  # the request body as JSON text
+    input: str | None  # the request body as JSON text (None in a list: see SUMMARY_COLUMNS)
     body_sha256: str | None
     idempotency_key: str | None
     exit_code: int | None
@@ -189,20 +208,37 @@ class RunStore:
         submission = Submission(input_json, trigger, body_sha256, idempotency_key, keys_since)
         return self.add_many([submission])[0]  # type: ignore[return-value] (no limit given)
 
-    def add_many(self, submissions: list[Submission],
-                 max_queued: int | None = None) -> list[tuple[Run, bool] | QueueFull]:
+    def add_many(self, submissions: list[Submission], max_queued: int | None = None
+                 ) -> list[tuple[Run, bool] | QueueFull | SubmissionRefused]:
         """`add` each submission, in order, in one transaction (one fsync for them all);
-        QueueFull for those that would make more than `max_queued` runs queued."""
-        results: list[tuple[Run, bool] | QueueFull] = []
+        QueueFull for those that would make more than `max_queued` runs queued.
+
+        Each submission is stored under its own savepoint: one that SQLite refuses is rolled
+        back alone (SubmissionRefused in its place) and the others are committed.
+        """
+        results: list[tuple[Run, bool] | QueueFull | SubmissionRefused] = []
         with self._transaction() as db:
             for submission in submissions:
                 if max_queued is not None and self.queued + self._queued_change >= max_queued:
                     results.append(QueueFull())
                     continue
-                run_id, created = self._insert(db, submission)
-                row = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-                results.append((_to_run(row), created))
+                results.append(self._add_one(db, submission))
         return results
+
+    def _add_one(self, db: sqlite3.Connection,
+                 submission: Submission) -> tuple[Run, bool] | SubmissionRefused:
+        queued_before = self._queued_change
+        db.execute("SAVEPOINT submission")
+        try:
+            run_id, created = self._insert(db, submission)
+            row = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        except SUBMISSION_ERRORS as error:
+            db.execute("ROLLBACK TO submission")
+            db.execute("RELEASE submission")
+            self._queued_change = queued_before
+            return SubmissionRefused(f"the run cannot be stored: {error}")
+        db.execute("RELEASE submission")
+        return _to_run(row), created
 
     def _insert(self, db: sqlite3.Connection, submission: Submission) -> tuple[str, bool]:
         existing = _run_with_key(db, submission.idempotency_key, submission.keys_since)
@@ -224,8 +260,11 @@ class RunStore:
         return _to_run(row)
 
     def list(self, *, statuses: list[str] | None = None, before_seq: int | None = None,
-             limit: int = 50) -> list[Run]:
-        """Newest first; `before_seq` pages on from the last run of the previous page."""
+             limit: int = 50, bodies: bool = False) -> list[Run]:
+        """Newest first; `before_seq` pages on from the last run of the previous page.
+
+        Without `bodies`, summaries: no input, no final state, the error cut (SUMMARY_COLUMNS).
+        """
         clauses, params = [], []
         if statuses:
             clauses.append(f"status IN ({','.join('?' * len(statuses))})")
@@ -234,7 +273,8 @@ class RunStore:
             clauses.append("seq < ?")
             params.append(before_seq)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT * FROM runs {where} ORDER BY seq DESC LIMIT ?"
+        columns = "*" if bodies else SUMMARY_COLUMNS
+        sql = f"SELECT {columns} FROM runs {where} ORDER BY seq DESC LIMIT ?"
         with self._lock:
             rows = self._db.execute(sql, (*params, limit)).fetchall()
         return [_to_run(row) for row in rows]
@@ -301,7 +341,7 @@ class RunStore:
 
     def interrupted(self) -> list[Run]:
         """Runs left `running` by a previous process (call before any worker starts)."""
-        return self.list(statuses=[Status.RUNNING], limit=1_000_000)
+        return self.list(statuses=[Status.RUNNING], limit=1_000_000, bodies=True)
 
     def delete_finished(self, *, older_than: float, keep_newest: int) -> list[str]:
         """Delete finished runs created before `older_than` or not among the newest

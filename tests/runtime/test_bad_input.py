@@ -12,6 +12,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from runtime_server import API_KEY, RuntimeProcess, post_run, wait_run
 
@@ -30,10 +31,24 @@ CORPUS = [
     ("POST", "/inbox", JSON, b'{"a": Infinity}', 400),
     ("POST", "/inbox", JSON, b'{"a": 1} trailing', 400),
     ("POST", "/inbox", JSON, b"\x00\x01\x02", 400),
+    # JSON that parses but cannot be stored or handed to a job
+    ("POST", "/inbox", JSON, b'{"a": "\\ud800"}', 400),
+    ("POST", "/inbox", JSON, b'{"\\udbff": "key"}', 400),
+    ("POST", "/inbox", JSON, b'[{"x": ["ok", "\\udc00\\ud800"]}]', 400),
+    ("POST", "/inbox", JSON, b'{"a": 1e400}', 400),
+    ("POST", "/inbox", JSON, b'{"a": -1E999999999999}', 400),
+    ("POST", "/inbox", JSON, b'{"a": ' + b"7" * 5000 + b"}", 400),
+    ("POST", "/inbox", AUTH | {"Content-Type": "application/json; charset=utf-16"},
+     '{"a": 1}'.encode("utf-16"), 400),
+    ("POST", "/inbox", AUTH | {"Content-Type": b"application/json\xff"}, b"{}", 415),
     ("POST", "/inbox", AUTH | {"Content-Type": "application/xml"}, b"<a/>", 415),
     ("POST", "/inbox", AUTH | {"Content-Type": "application/json", "Content-Encoding": "gzip"}, b"\x1f\x8b", 400),
     ("POST", "/inbox", JSON | {"Idempotency-Key": "has space"}, b"{}", 422),
     ("POST", "/inbox", JSON | {"X-OSC-Trigger": "../../etc"}, b"{}", 422),
+    ("POST", "/inbox", JSON | {"Idempotency-Key": b"\xff\xfe\xed"}, b"{}", 422),
+    ("POST", "/inbox", JSON | {"Idempotency-Key": "k" * 256}, b"{}", 422),
+    ("POST", "/inbox", JSON | {"X-OSC-Upstream": b"job/\xc3\x28"}, b"{}", 422),
+    ("POST", "/inbox", {"Authorization": b"Bearer \xff\xfe", "Content-Type": "application/json"}, b"{}", 401),
     ("POST", "/inbox?sync=perhaps", JSON, b"{}", 422),
     ("POST", "/inbox", {"Authorization": "Bearer " + "k" * 8000, "Content-Type": "application/json"}, b"{}", 401),
     ("POST", "/inbox", {"Authorization": "Bearer", "Content-Type": "application/json"}, b"{}", 401),
@@ -53,6 +68,11 @@ CORPUS = [
     ("GET", "/runs?limit=1e99", AUTH, b"", 422),
     ("GET", "/runs?cursor=99999999999999999999999999", AUTH, b"", 400),
     ("GET", "/runs?status=success,%00", AUTH, b"", 400),
+    ("GET", "/runs?status=%ed%a0%80", AUTH, b"", 400),
+    ("GET", "/runs?cursor=%ed%a0%80", AUTH, b"", 400),
+    ("GET", "/runs?cursor=1e400", AUTH, b"", 400),
+    ("GET", "/runs?limit=" + "9" * 5000, AUTH, b"", 422),
+    ("GET", "/runs/%ed%a0%80", AUTH, b"", 404),
     ("GET", "/runs", AUTH | {f"X-Flood-{n}": "v" * 40 for n in range(500)}, b"", 431),
     ("GET", "/runs", AUTH | {"X-Huge": "v" * 100_000}, b"", 431),
     ("GET", "/nowhere", AUTH, b"", 404),
@@ -84,6 +104,63 @@ def test_the_bad_input_corpus_gets_4xx_json_and_accepted_runs_complete(target: R
         for run_id in (before, after):
             assert wait_run(client, run_id)["status"] == "success"
         assert client.get("/runs", params={"limit": 500}).json()["runs"][0]["run_id"] == after
+
+
+def test_a_trailing_slash_is_served_here_never_redirected_to_the_host_header(
+        target: RuntimeProcess) -> None:
+    evil = {"Host": "evil.example"}
+    with target.client(**evil) as client:
+        listed = client.get("/runs/")
+        assert listed.status_code == 200 and "runs" in listed.json()
+        accepted = client.post("/inbox/", json={"slash": True})
+        assert accepted.status_code == 202 and accepted.headers["location"].startswith("/runs/")
+        run_id = accepted.json()["run_id"]
+        assert wait_run(client, run_id)["status"] == "success"
+        assert client.get(f"/runs/{run_id}/").json()["run_id"] == run_id
+        for path in (f"/runs/{RUN_ID}/", "/nowhere/"):
+            answer = client.get(path)
+            assert answer.status_code == 404 and "location" not in answer.headers, path
+
+
+# Any JSON value, with what breaks naive servers: lone surrogates (in keys too), numbers too
+# large for a float or an int conversion, deep-ish nesting.
+TEXT = st.text(st.characters(codec=None, categories=None), max_size=8) | st.sampled_from(
+    ["\ud800", "\udfff", "a\udc00b", "\U0001f600", "\x00", "\u2028"])
+NUMBERS = st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | NUMBERS | TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+# Too large for Python to print, so spliced into the body as text.
+BIG_NUMBERS = st.sampled_from([b"1e400", b"-1E999999999", b"123.4e5000", b"7" * 5000,
+                               b"-" + b"1" * 4301, b"9" * 4299])
+
+
+def test_any_json_body_is_either_stored_or_refused_with_a_4xx(target: RuntimeProcess) -> None:
+    """A property: whatever JSON arrives, 202 (and the run is stored) or 400, never a 5xx."""
+    answers: list[tuple[bytes, int]] = []
+
+    @given(value=st.lists(JSON_VALUES, max_size=3) | st.dictionaries(TEXT, JSON_VALUES, max_size=3),
+           big_number=st.none() | BIG_NUMBERS)
+    @settings(max_examples=60, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+    def post(value, big_number) -> None:
+        import json as json_module
+
+        body = json_module.dumps(value).encode()  # ASCII: surrogates travel as \u escapes
+        if big_number is not None:
+            body = b'{"n": ' + big_number + b', "v": ' + body + b"}"
+        with target.client() as client:
+            answer = client.post("/inbox", content=body, headers={"Content-Type": "application/json"})
+            answers.append((body, answer.status_code))
+            assert answer.status_code in (202, 400), (body[:200], answer.text)
+            assert isinstance(answer.json().get("run_id" if answer.status_code == 202 else "error"), str)
+            if answer.status_code == 202:
+                assert client.get(answer.headers["location"]).status_code == 200
+
+    post()
+    assert {status for _, status in answers} == {202, 400}, "the strategy must reach both answers"
 
 
 def test_requests_that_are_not_http_get_4xx_and_the_server_stays_up(target: RuntimeProcess) -> None:

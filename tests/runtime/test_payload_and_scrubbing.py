@@ -11,7 +11,11 @@ from osc_runtime.runlog import RunLog
 from osc_runtime.scrub import Scrubber
 
 
-@pytest.mark.parametrize("body", [b'{"a": 1}', b"[]", b'[{"nested": {"x": [1, 2]}}]', "{\"é\": \"✓\"}".encode()])
+@pytest.mark.parametrize("body", [
+    b'{"a": 1}', b"[]", b'[{"nested": {"x": [1, 2]}}]', "{\"é\": \"✓\"}".encode(),
+    b'{"smile": "\\ud83d\\ude00"}',  # a surrogate pair is one character, not a lone surrogate
+    b'{"tiny": 1e-400, "big": 1e308, "int": ' + b"9" * 4300 + b"}",
+])
 def test_objects_and_arrays_are_payloads(body: bytes) -> None:
     assert parse_payload(body) is not None
 
@@ -24,6 +28,13 @@ def test_objects_and_arrays_are_payloads(body: bytes) -> None:
     (b"[" * 100_000, "nested"),
     (b"true", "object or array"),
     (b"{", "not valid JSON"),
+    (b'{"a": "\\ud800"}', "surrogate"),
+    (b'{"\\udfff": 1}', "surrogate"),
+    (b'[[{"deep": ["ok", "\\uDC00\\uD800"]}]]', "surrogate"),  # a pair the wrong way round
+    (b'{"a": 1e400}', "too large"),
+    (b'[-1E999999999]', "too large"),
+    (b'{"a": ' + b"1" * 4301 + b"}", "digits"),
+    (b'{"a": -' + b"1" * 100_000 + b"}", "digits"),
 ])
 def test_bad_payloads_are_refused_with_a_reason(body: bytes, reason: str) -> None:
     with pytest.raises(PayloadError, match=reason):

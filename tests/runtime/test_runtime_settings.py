@@ -27,6 +27,18 @@ CASES = {
     "negative timeout": ({"OSC_RUN_TIMEOUT_SECONDS": "-1"}, "OSC_RUN_TIMEOUT_SECONDS"),
     "unknown auth mode": ({"OSC_AUTH": "maybe"}, "OSC_AUTH"),
     "data dir is a file": ({"OSC_DATA_DIR": "{file}"}, "OSC_DATA_DIR"),
+    # Over-long values: each must end in the same one line, not in a file-name or regex error.
+    "adaptor name of 5000 characters": ({"OSC_ADAPTOR": "a" * 5000}, "OSC_ADAPTOR"),
+    "adaptor scope of 3000 characters": ({"OSC_ADAPTOR": f"@{'a' * 3000}/b"}, "OSC_ADAPTOR"),
+    "adaptor name longer than npm allows": ({"OSC_ADAPTOR": "a" * 215}, "OSC_ADAPTOR"),
+    "adaptor version of 5000 characters": ({"OSC_ADAPTOR": "@openfn/language-common@" + "1" * 5000},
+                                           "OSC_ADAPTOR"),
+    "adaptors dir too long": ({"OSC_ADAPTORS_DIR": "/tmp/" + "d" * 5000}, "OSC_ADAPTORS_DIR"),
+    "data dir too long": ({"OSC_DATA_DIR": "/tmp/" + "d" * 5000}, "OSC_DATA_DIR"),
+    "job file path too long": ({"OSC_JOB": None, "OSC_JOB_PATH": "/tmp/" + "j" * 5000}, "OSC_JOB_PATH"),
+    "credential path too long": ({"OSC_CREDENTIAL_PATH": "/tmp/" + "c" * 5000}, "OSC_CREDENTIAL_PATH"),
+    "host of 5000 characters": ({"OSC_HOST": "h" * 5000}, "OSC_HOST"),
+    "host not a host name": ({"OSC_HOST": "a b"}, "OSC_HOST"),
 }
 
 
@@ -52,6 +64,7 @@ def test_a_bad_setting_stops_start_up_with_one_line_naming_it(case: str, tmp_pat
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("osc-runtime: ") and variable in lines[0], lines[0]
+    assert len(lines[0]) < 400, lines[0]  # a long value is cut, not repeated in full
 
 
 def test_an_unknown_command_is_named(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from osc_runtime.api.deps import Authenticated, Runtime, RuntimeDep
 from osc_runtime.payload import PayloadError, parse_payload
 from osc_runtime.settings import EndpointStyle
-from osc_runtime.store import QueueFull, Run, Status, Submission
+from osc_runtime.store import QueueFull, Run, Status, Submission, SubmissionRefused
 
 router = APIRouter()
 
@@ -51,6 +51,8 @@ async def accept(
     except QueueFull:
         raise HTTPException(429, "too many runs are waiting; retry later",
                             headers={"Retry-After": "10"}) from None
+    except SubmissionRefused as refused:
+        raise HTTPException(400, str(refused)[:300]) from None
     if verdict == 409:
         raise HTTPException(409, "this Idempotency-Key was already used with a different body")
     if verdict == 200:  # the same key and body again: the earlier run, nothing new

@@ -13,7 +13,7 @@ from osc_runtime.adaptors import check_at_startup
 from osc_runtime.app import create_app
 from osc_runtime.cli import command_parser
 from osc_runtime.logs import configure_logging
-from osc_runtime.settings import Settings, SettingsError, load
+from osc_runtime.settings import Settings, SettingsError, load, shown
 from osc_runtime.triggers import TriggerSettings
 
 
@@ -43,7 +43,7 @@ def check_data_dir(settings: Settings) -> None:
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise SettingsError(f"OSC_DATA_DIR: cannot create {settings.data_dir}: {error.strerror}")
+        raise SettingsError(f"OSC_DATA_DIR: cannot create {shown(str(settings.data_dir))}: {error.strerror}")
     if not os.access(settings.data_dir, os.W_OK | os.X_OK):
         raise SettingsError(f"OSC_DATA_DIR: {settings.data_dir} is not writable")
 
