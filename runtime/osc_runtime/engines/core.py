@@ -20,6 +20,7 @@ from typing import Any
 
 from osc_runtime.adaptors import ResolvedAdaptor
 from osc_runtime.engines.base import Outcome, RunResult
+from osc_runtime.engines.prepare import prepare_core_job
 from osc_runtime.runlog import RunLog
 from osc_runtime.scrub import Scrubber
 from osc_runtime.settings import Settings
@@ -45,7 +46,8 @@ class CoreRunner:
         # A runtime killed mid-run leaves state files (with the credential) behind: remove them.
         for leftover in [*self.work_dir.glob("*.state.json"), *self.work_dir.glob("*.out.json")]:
             leftover.unlink(missing_ok=True)
-        self.job_file.write_text(self.settings.job_code(), encoding="utf-8")
+        job = await prepare_core_job(self.settings, self.adaptor, self.settings.job_code())
+        self.job_file.write_text(job, encoding="utf-8")
 
     async def close(self) -> None:
         pass

@@ -17,6 +17,8 @@
 
 import vm from 'node:vm';
 
+import { rewriteLazyState } from './lazy_state.mjs';
+
 export class CompileError extends Error {
   name = 'CompileError';
 }
@@ -77,15 +79,25 @@ function checkCallees(calls, exportNames) {
   }
 }
 
+function lazyState(code, parser) {
+  try {
+    return rewriteLazyState(code, parser);
+  } catch (error) {
+    throw new CompileError(error.message);
+  }
+}
+
 /**
- * @param {string} code the legacy job
+ * @param {string} source the legacy job (lazy state `$.x` is rewritten first, see lazy_state.mjs)
  * @param {string} adaptor the module specifier to import from
  * @param {Iterable<string>} adaptorExports the names the adaptor exports
  * @param {{acorn: object, walk: object}} parser the acorn and acorn-walk modules
  * @returns {string} the ES module source
  */
-export function compileLegacyJob(code, adaptor, adaptorExports, { acorn, walk }) {
+export function compileLegacyJob(source, adaptor, adaptorExports, { acorn, walk }) {
   const exportNames = new Set(adaptorExports);
+  parse(acorn, source); // a syntax error is reported as the author wrote the job
+  const code = lazyState(source, { acorn, walk });
   const ast = parse(acorn, code);
   const calls = rootCalls(walk, ast);
   checkCallees(calls, exportNames);
