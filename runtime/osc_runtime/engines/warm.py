@@ -186,4 +186,4 @@ def _result(reply: dict, scrubber: Scrubber) -> RunResult:
     if reply.get("outcome") == "success":
         return RunResult(Outcome.SUCCESS, 0, None, scrubber.final_state(reply.get("state")))
     error = scrubber.text(str(reply.get("error") or "no error message"))
-    return RunResult(Outcome.FAILED, reply.get("exitCode", 1), f"the job failed: {error}")
+    return RunResult(Outcome.FAILED, reply.get("exitCode", 1), error)
