@@ -40,12 +40,24 @@ VERSION_FOLDER = re.compile(r"^[0-9][0-9A-Za-z.+-]*$")
 
 
 class AdaptorError(RuntimeError):
-    """The adaptor cannot be found or installed; the message says why."""
+    """The adaptor cannot be found or installed; the message says why.
+
+    `permanent`: it can never be (npm says the package or version does not exist); otherwise
+    trying again later may succeed (the registry was unreachable)."""
+
+    permanent = False
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class AdaptorConfigError(AdaptorError, SettingsError):
     """OSC_ADAPTOR cannot work as set (not a package spec, or missing while installs are
     forbidden): a start-up error to stop on, not something to wait for."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
 
 
 @dataclass(frozen=True)
@@ -195,7 +207,8 @@ async def install_adaptor(settings: Settings, name: str, wanted: str | None) -> 
         await npm.install(settings, staging, spec, home=adaptors_dir(settings) / ".npm")
         return _publish(settings, name, staging)
     except npm.NpmError as error:
-        raise AdaptorError(f"npm could not install {spec}: {error}") from None
+        raise AdaptorError(f"npm could not install {spec}: {error}",
+                           permanent=error.permanent) from None
     except OSError as error:
         raise AdaptorError(f"cannot install adaptor {spec}: {error}") from None
     finally:

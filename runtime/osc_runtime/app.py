@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from osc_runtime.adaptors import AdaptorError, ensure_adaptor
+from osc_runtime.adaptors import AdaptorError, ResolvedAdaptor, ensure_adaptor
 from osc_runtime.api import console, docs, health, inbox, runs
 from osc_runtime.api.deps import Readiness, Runtime
 from osc_runtime.api.errors import install_error_handlers
 from osc_runtime.api.paths import TrailingSlashes
 from osc_runtime.dispatcher import Dispatcher
 from osc_runtime.engines import Engine, make_engine
+from osc_runtime.engines.base import JobInvalid
 from osc_runtime.group_commit import GroupCommit
 from osc_runtime.metrics import InboxRequestCounter, RuntimeMetrics
 from osc_runtime.metrics import router as metrics_router
@@ -31,6 +33,9 @@ from osc_runtime.triggers import load_trigger_settings
 from osc_runtime.wiring import connect_triggers
 
 log = logging.getLogger("osc_runtime")
+
+# Between attempts to get an adaptor whose install failed in a way that may pass.
+ADAPTOR_RETRY_DELAYS = (5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
 
 def create_app(settings: Settings, *, clock: Clock = time.time) -> FastAPI:
@@ -87,16 +92,43 @@ def open_runtime(settings: Settings, clock: Clock) -> Runtime:
 
 async def prepare_engine(runtime: Runtime, engines: list[Engine]) -> None:
     """Resolve (maybe install) the adaptor, start the engine, then let the workers go."""
+    adaptor = await resolve_adaptor(runtime)
+    if adaptor is None:
+        return
+    runtime.adaptor.version = adaptor.version
     try:
-        adaptor = await ensure_adaptor(runtime.settings)
         engine = make_engine(runtime.settings, adaptor)
         await engine.start()
-    except (AdaptorError, NotImplementedError, RuntimeError, OSError) as error:
+    except JobInvalid as error:  # no run could succeed: say so, and take no runs
+        runtime.adaptor.state, runtime.adaptor.reason = Readiness.READY, None
+        runtime.job_error = str(error)
+        log.error("the job is invalid: %s", error, extra={"event": "job_invalid"})
+        return
+    except (NotImplementedError, RuntimeError, OSError) as error:
         runtime.adaptor.state, runtime.adaptor.reason = Readiness.FAILED, str(error)
         log.error("cannot run jobs: %s", error)
         return
     engines.append(engine)
     runtime.adaptor.state, runtime.adaptor.reason = Readiness.READY, None
-    runtime.adaptor.version = adaptor.version
     runtime.dispatcher.start(engine)
     log.info("ready: adaptor %s@%s", adaptor.name, adaptor.version)
+
+
+async def resolve_adaptor(runtime: Runtime) -> ResolvedAdaptor | None:
+    """The adaptor, retrying a failure that may pass (registry unreachable) with backoff while
+    the inbox keeps queueing runs; None when it can never be had (no such package or version),
+    and the inbox then refuses runs."""
+    for delay in itertools.chain(ADAPTOR_RETRY_DELAYS, itertools.repeat(ADAPTOR_RETRY_DELAYS[-1])):
+        try:
+            return await ensure_adaptor(runtime.settings)
+        except AdaptorError as error:
+            failed = runtime.adaptor
+            failed.state, failed.permanent = Readiness.FAILED, error.permanent
+            if error.permanent:
+                failed.reason = str(error)
+                log.error("cannot run jobs: %s", error, extra={"event": "adaptor_failed"})
+                return None
+            failed.reason = f"{error} (retrying in {delay:g} s)"
+            log.warning("cannot get the adaptor yet: %s; retrying in %g s", error, delay)
+        await asyncio.sleep(delay)
+    return None

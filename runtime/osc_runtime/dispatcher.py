@@ -18,6 +18,7 @@ from osc_runtime.engines.base import Engine, Outcome, RunResult
 from osc_runtime.run_events import RunEvents
 from osc_runtime.settings import Settings
 from osc_runtime.store import Run, RunStore, Status
+from osc_runtime.triggers import CRON
 
 log = logging.getLogger("osc_runtime.dispatcher")
 
@@ -37,6 +38,7 @@ class Dispatcher:
         self._busy: set[asyncio.Task] = set()
         self._waiters: dict[str, list[asyncio.Event]] = {}
         self._claiming = False
+        self._serial_running = False  # a cron run (state carried over) is running
         self.engine: Engine | None = None
         self.events = RunEvents()  # logs, metrics, flow hand-offs, cron carry-over (app wires it)
 
@@ -106,21 +108,32 @@ class Dispatcher:
 
     async def _work(self) -> None:
         while self._claiming:
-            run = self.store.claim_next()
+            # No await between the check and the claim: two workers never both take a cron run.
+            run = self.store.claim_next(skip_trigger=self._serial_skip())
             if run is None:
                 await self._idle()
                 continue
+            serial = run.trigger == CRON
+            self._serial_running |= serial
             task = asyncio.current_task()
             self._busy.add(task)
             try:
                 await self._execute(run)
             finally:
                 self._busy.discard(task)
+                if serial:  # its final state is carried now: the next tick may start from it
+                    self._serial_running = False
+                    self._wake.set()
             self._notify(run.run_id)
+
+    def _serial_skip(self) -> str | None:
+        """Cron runs start from the previous success's final state (carry-over), so they run
+        one after another, whatever the concurrency; other runs do not wait for them."""
+        return CRON if self._serial_running else None
 
     async def _idle(self) -> None:
         self._wake.clear()
-        due = self.store.next_due_at()
+        due = self.store.next_due_at(skip_trigger=self._serial_skip())
         wait = IDLE_POLL_SECONDS if due is None else max(0.0, due - self.store.clock())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), min(wait, IDLE_POLL_SECONDS))

@@ -32,8 +32,21 @@ process.stdin.on("end", () => {
 """
 
 
+# npm's error codes that no retry can change: the package or version does not exist, or the
+# name cannot be one. Anything else (ECONNREFUSED, ETIMEDOUT, EAI_AGAIN, 5xx …) may pass.
+PERMANENT_CODES = re.compile(r"^npm (?:error|ERR!) code (E404|ETARGET|EINVALIDTAGNAME|"
+                             r"EINVALIDPACKAGENAME|E403|E401)$", re.MULTILINE)
+
+
 class NpmError(RuntimeError):
-    """npm or node failed; the message is npm's own, on one line, without credentials."""
+    """npm or node failed; the message is npm's own, on one line, without credentials.
+
+    `permanent`: npm said the package or version does not exist (or may not be had), so trying
+    again cannot help; otherwise the failure may be passing (the registry unreachable)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 async def install(settings: Settings, prefix: Path, spec: str, home: Path) -> None:
@@ -51,7 +64,8 @@ async def install(settings: Settings, prefix: Path, spec: str, home: Path) -> No
         command += ["--userconfig", str(settings.npmrc_path)]
     code, _, stderr = await _run(command, _environment(home), b"", TIMEOUT_SECONDS)
     if code != 0:
-        raise NpmError(describe_failure(stderr) or f"npm exited with code {code}")
+        raise NpmError(describe_failure(stderr) or f"npm exited with code {code}",
+                       permanent=PERMANENT_CODES.search(stderr) is not None)
 
 
 def _environment(home: Path) -> dict[str, str]:

@@ -288,13 +288,16 @@ class RunStore:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM runs WHERE status = ?", (status,)).fetchone()[0]
 
-    def claim_next(self) -> Run | None:
-        """Mark the oldest due queued run running and return it (None when nothing is due)."""
+    def claim_next(self, *, skip_trigger: str | None = None) -> Run | None:
+        """Mark the oldest due queued run running and return it (None when nothing is due).
+        `skip_trigger`: leave runs of that trigger queued (one of them is running already)."""
         now = self.clock()
+        skip = "" if skip_trigger is None else " AND trigger != ?"
         with self._transaction() as db:
             row = db.execute(
-                "SELECT run_id FROM runs WHERE status = ? AND not_before <= ? ORDER BY seq LIMIT 1",
-                (Status.QUEUED, now),
+                f"SELECT run_id FROM runs WHERE status = ? AND not_before <= ?{skip}"
+                " ORDER BY seq LIMIT 1",
+                (Status.QUEUED, now, *([skip_trigger] if skip_trigger else [])),
             ).fetchone()
             if row is None:
                 return None
@@ -305,11 +308,13 @@ class RunStore:
             self._queued_change -= 1
         return self.get(row["run_id"])
 
-    def next_due_at(self) -> float | None:
+    def next_due_at(self, *, skip_trigger: str | None = None) -> float | None:
         """When the earliest queued run becomes due (for retry backoff), or None."""
+        skip = "" if skip_trigger is None else " AND trigger != ?"
         with self._lock:
             row = self._db.execute(
-                "SELECT MIN(not_before) FROM runs WHERE status = ?", (Status.QUEUED,)
+                f"SELECT MIN(not_before) FROM runs WHERE status = ?{skip}",
+                (Status.QUEUED, *([skip_trigger] if skip_trigger else [])),
             ).fetchone()
         return row[0]
 

@@ -122,6 +122,28 @@ def test_an_unknown_adaptor_keeps_the_service_not_ready_with_the_reason(
         assert failed.status_code == 503 and npm_says in failed.json()["reason"]
         assert runtime.process.poll() is None  # still serving, not crash-looping
         assert npm_says in runtime.log_text()
+        with runtime.client() as client:  # a run could only wait forever: none is accepted
+            refused = post_run(client, {"name": "osc"})
+            assert refused.status_code == 503, refused.text
+            assert "cannot be installed" in refused.json()["error"]
+            assert npm_says in refused.json()["error"]
+            assert client.get("/runs").json()["runs"] == []
+            assert npm_says in client.get("/job").json()["reason"]  # what the console shows
+    finally:
+        runtime.stop()
+
+
+def test_an_unreachable_registry_is_retried_while_runs_queue(tmp_path_factory):
+    runtime = runtime_for(tmp_path_factory, tmp_path_factory.mktemp("offline") / "data",
+                          f"{HTTP}@{OLD}", OSC_NPM_REGISTRY=UNREACHABLE)
+    runtime.start(ready=False)
+    try:
+        failed = wait_readiness(runtime, lambda response: "retrying" in response.text)
+        assert failed.status_code == 503 and "ECONNREFUSED" in failed.json()["reason"]
+        with runtime.client() as client:
+            accepted = post_run(client, {"name": "osc"})
+            assert accepted.status_code == 202, accepted.text  # queued until the adaptor comes
+            assert client.get(f"/runs/{accepted.json()['run_id']}").json()["status"] == "queued"
     finally:
         runtime.stop()
 

@@ -17,7 +17,7 @@ import pytest
 
 from osc_runtime.adaptors import ensure_adaptor
 from osc_runtime.engines import make_engine
-from osc_runtime.engines.base import Outcome
+from osc_runtime.engines.base import JobInvalid, Outcome
 from osc_runtime.engines.warm import WarmEngine
 from osc_runtime.settings import load
 
@@ -88,10 +88,9 @@ async def test_throwing_job_fails_with_its_message(warm, tmp_path: Path) -> None
     ("fn(s => s); launchRockets(1)", "launchRockets"),
     ("fn(s => s); class Sneaky {}", "class"),
 ])  # fmt: skip
-async def test_job_that_does_not_compile_fails(warm, tmp_path: Path, job: str, message: str):
-    engine = await warm(job)
-    result, _ = await run(engine, tmp_path)
-    assert result.outcome is Outcome.FAILED and message in result.error
+async def test_job_that_does_not_compile_is_refused_at_start(warm, job: str, message: str):
+    with pytest.raises(JobInvalid, match=message):
+        await warm(job)
 
 
 async def test_never_settling_job_is_not_a_success(warm, tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ def job_info(runtime: RuntimeDep) -> dict:
         "adaptor_version": adaptor.version,
         "trigger": settings.trigger,
         "engine": settings.engine.value,
-        "ready": adaptor.state is Readiness.READY and not runtime.draining,
-        "reason": adaptor.reason,
+        "ready": adaptor.state is Readiness.READY and not runtime.draining
+                 and runtime.job_error is None,
+        "reason": runtime.cannot_run() or adaptor.reason,
     }

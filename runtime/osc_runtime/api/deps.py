@@ -29,6 +29,7 @@ class AdaptorStatus:
     state: Readiness = Readiness.PENDING
     reason: str | None = "resolving the adaptor"
     version: str | None = None
+    permanent: bool = False  # FAILED for good (npm: no such package or version), not retried
 
 
 @dataclass
@@ -42,6 +43,15 @@ class Runtime:
     inbox_writer: GroupCommit  # the inbox's runs, committed in shared transactions
     adaptor: AdaptorStatus = field(default_factory=AdaptorStatus)
     draining: bool = False
+    job_error: str | None = None  # the job does not compile: the compiler's message
+
+    def cannot_run(self) -> str | None:
+        """Why no run can ever succeed as things are (the inbox then refuses), or None."""
+        if self.job_error is not None:
+            return f"the job is invalid: {self.job_error}"
+        if self.adaptor.state is Readiness.FAILED and self.adaptor.permanent:
+            return f"the adaptor cannot be installed: {self.adaptor.reason}"
+        return None
 
 
 # The dependencies are async: FastAPI would run plain functions in a thread, a hop per request.

@@ -20,9 +20,13 @@ def healthz() -> dict:
 
 @router.get("/readyz", summary="Ready to run jobs: adaptor, node and core resolved, store writable")
 def readyz(runtime: RuntimeDep) -> JSONResponse:
-    checks = {"adaptor": runtime.adaptor.state.value, "store": "ok", "accepting": True}
+    checks = {"adaptor": runtime.adaptor.state.value, "store": "ok",
+              "job": "invalid" if runtime.job_error else "ok",
+              "accepting": runtime.cannot_run() is None}
     reasons = []
-    if runtime.adaptor.state is not Readiness.READY:
+    if runtime.job_error is not None:
+        reasons.append(f"job invalid: {runtime.job_error}")
+    elif runtime.adaptor.state is not Readiness.READY:
         reasons.append(f"adaptor {runtime.adaptor.state.value}: {runtime.adaptor.reason}")
     try:
         runtime.store.check_writable()

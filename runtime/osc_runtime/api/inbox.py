@@ -38,6 +38,8 @@ async def accept(
     if runtime.draining:
         raise HTTPException(503, "the service is shutting down; retry shortly",
                             headers={"Retry-After": "5"})
+    if (problem := runtime.cannot_run()) is not None:  # queued runs could only wait or fail
+        raise HTTPException(503, f"{problem}; no run is accepted until it is fixed")
     _require_json(request)
     raw = await _read_body(request, runtime.settings.max_body_bytes)
     try:

@@ -41,3 +41,9 @@ class Engine(Protocol):
 
     async def close(self) -> None:
         """Stop whatever `start` started."""
+
+
+class JobInvalid(RuntimeError):
+    """The job cannot run at all (it does not compile, or calls what the adaptor lacks): found
+    once at start, so the service reports it instead of failing every run. The message is the
+    compiler's, with the line and column where it has them."""

@@ -20,11 +20,13 @@ from typing import Any
 
 from osc_runtime.adaptors import ResolvedAdaptor
 from osc_runtime.engines.base import Outcome, RunResult
+from osc_runtime.engines.core_errors import failure_message
+from osc_runtime.engines.prepare import prepare_core_job
 from osc_runtime.runlog import RunLog
 from osc_runtime.scrub import Scrubber
 from osc_runtime.settings import Settings
 
-ERROR_LINES = 5  # the last stderr lines that become the run's error
+ERROR_LINES = 200  # the last stderr lines searched for the error's own line (core_errors.py)
 PR_SET_PDEATHSIG = 1
 
 
@@ -45,7 +47,8 @@ class CoreRunner:
         # A runtime killed mid-run leaves state files (with the credential) behind: remove them.
         for leftover in [*self.work_dir.glob("*.state.json"), *self.work_dir.glob("*.out.json")]:
             leftover.unlink(missing_ok=True)
-        self.job_file.write_text(self.settings.job_code(), encoding="utf-8")
+        job = await prepare_core_job(self.settings, self.adaptor, self.settings.job_code())
+        self.job_file.write_text(job, encoding="utf-8")
 
     async def close(self) -> None:
         pass
@@ -173,8 +176,7 @@ def _result(exit_code: int | None, timed_out: bool, stderr_tail: list[str], outp
     if exit_code is not None and exit_code < 0:
         return RunResult(Outcome.CRASHED, exit_code, f"node was killed by signal {-exit_code}")
     if exit_code != 0:
-        detail = "\n".join(stderr_tail) or "no error output"
-        return RunResult(Outcome.FAILED, exit_code, f"core exited with code {exit_code}: {detail}")
+        return RunResult(Outcome.FAILED, exit_code, failure_message(exit_code, stderr_tail))
     try:
         final = json.loads(output_file.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from osc_runtime.adaptors import ResolvedAdaptor
-from osc_runtime.engines.base import Outcome, RunResult
+from osc_runtime.engines.base import JobInvalid, Outcome, RunResult
 from osc_runtime.engines.warm_worker import WarmWorker, WorkerLost
 from osc_runtime.runlog import RunLog
 from osc_runtime.scrub import Scrubber
@@ -71,6 +71,10 @@ class WarmEngine:
         if failures:
             await self.close()
             raise RuntimeError(f"the warm engine's node workers did not start: {failures[0]}")
+        compile_error = next((w.compile_error for w in workers if w.compile_error), None)
+        if compile_error:  # every worker compiled the same job: no run could succeed
+            await self.close()
+            raise JobInvalid(compile_error)
 
     async def run(self, state: dict[str, Any], *, log_path: Path, timeout: float) -> RunResult:
         scrubber = Scrubber(state.get("configuration"))
@@ -182,4 +186,4 @@ def _result(reply: dict, scrubber: Scrubber) -> RunResult:
     if reply.get("outcome") == "success":
         return RunResult(Outcome.SUCCESS, 0, None, scrubber.final_state(reply.get("state")))
     error = scrubber.text(str(reply.get("error") or "no error message"))
-    return RunResult(Outcome.FAILED, reply.get("exitCode", 1), f"the job failed: {error}")
+    return RunResult(Outcome.FAILED, reply.get("exitCode", 1), error)

@@ -90,6 +90,7 @@ class WarmWorker:
         })  # fmt: skip
         ready = await asyncio.wait_for(self._receive(), READY_TIMEOUT)
         self.versions = ready["versions"]
+        self.compile_error: str | None = ready.get("compileError")
 
     async def run(self, run_id: int, state: dict[str, Any], sink: Callable[[str], None]) -> dict:
         """Run once; `sink` gets the output. Raises WorkerLost if node dies first."""

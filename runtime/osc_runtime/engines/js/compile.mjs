@@ -17,6 +17,8 @@
 
 import vm from 'node:vm';
 
+import { rewriteLazyState } from './lazy_state.mjs';
+
 export class CompileError extends Error {
   name = 'CompileError';
 }
@@ -77,15 +79,33 @@ function checkCallees(calls, exportNames) {
   }
 }
 
+function lazyState(code, parser) {
+  try {
+    return rewriteLazyState(code, parser);
+  } catch (error) {
+    throw new CompileError(error.message);
+  }
+}
+
 /**
- * @param {string} code the legacy job
+ * @param {string} source the legacy job (lazy state `$.x` is rewritten first, see lazy_state.mjs)
  * @param {string} adaptor the module specifier to import from
  * @param {Iterable<string>} adaptorExports the names the adaptor exports
  * @param {{acorn: object, walk: object}} parser the acorn and acorn-walk modules
  * @returns {string} the ES module source
  */
-export function compileLegacyJob(code, adaptor, adaptorExports, { acorn, walk }) {
+export function compileLegacyJob(source, adaptor, adaptorExports, parser) {
+  return compileWithLines(source, adaptor, adaptorExports, parser).module;
+}
+
+/**
+ * As compileLegacyJob, and where each line came from: `jobLines[n]` is the job's line that
+ * became the module's line n (1-based), so an error's position can name the job's own line.
+ */
+export function compileWithLines(source, adaptor, adaptorExports, { acorn, walk }) {
   const exportNames = new Set(adaptorExports);
+  parse(acorn, source); // a syntax error is reported as the author wrote the job
+  const code = lazyState(source, { acorn, walk });
   const ast = parse(acorn, code);
   const calls = rootCalls(walk, ast);
   checkCallees(calls, exportNames);
@@ -94,7 +114,12 @@ export function compileLegacyJob(code, adaptor, adaptorExports, { acorn, walk })
   const lines = [`import { ${[...imports].sort().join(', ')} } from ${JSON.stringify(adaptor)};`];
   if (imports.has('execute')) lines.push('export { execute };');
   lines.push('export default [');
-  for (const call of calls) lines.push(`  ${code.slice(call.start, call.end)},`);
+  const jobLines = lines.map(() => null);
+  for (const call of calls) {
+    const text = code.slice(call.start, call.end);
+    lines.push(`  ${text},`);
+    text.split('\n').forEach((_, i) => jobLines.push(call.loc.start.line + i));
+  }
   lines.push('];');
-  return lines.join('\n') + '\n';
+  return { module: lines.join('\n') + '\n', jobLines: [null, ...jobLines] };
 }

@@ -16,7 +16,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { pathToFileURL } from 'node:url';
 
-import { compileLegacyJob } from './compile.mjs';
+import { compileWithLines } from './compile.mjs';
 
 const controlFd = Number(process.argv[2]);
 const send = (message) => fs.writeSync(controlFd, JSON.stringify(message) + '\n');
@@ -51,9 +51,11 @@ async function prepare({ nodeModules, adaptor, job }) {
   runtime.module.registerEsmHook(); // once, not on every run
   const entry = await runtime.module.getModuleEntryPoint(adaptor.name, adaptor.path);
   const names = exportNames(await import(pathToFileURL(entry.path).href));
-  const prepared = { run: runtime.module.default, source: null, compileError: null };
+  const prepared = { run: runtime.module.default, source: null, compileError: null, jobLines: [] };
   try {
-    prepared.source = compileLegacyJob(job, adaptor.name, names, { acorn, walk });
+    const compiled = compileWithLines(job, adaptor.name, names, { acorn, walk });
+    prepared.source = compiled.module;
+    prepared.jobLines = compiled.jobLines;
   } catch (error) {
     prepared.compileError = error.message;
   }
@@ -68,12 +70,21 @@ async function prepare({ nodeModules, adaptor, job }) {
   return prepared;
 }
 
-function describe(error) {
-  if (error && typeof error === 'object') {
-    const original = error.details?.message ?? error.message;
-    return original || error.name || String(error);
-  }
-  return String(error);
+// The error's own message, with its type ("ReferenceError: x is not defined"): @openfn/runtime
+// already words its RuntimeError/RuntimeCrash so; JobError and AdaptorError wrap an Error.
+function describe(error, jobLines = []) {
+  if (!error || typeof error !== 'object') return String(error);
+  const original = error.details?.message ?? error.message;
+  if (!original) return error.name || String(error);
+  const typed = /^[A-Z][\w$]*(Error|Exception): /.test(original) ? original : `Error: ${original}`;
+  return typed + where(error, jobLines);
+}
+
+// The job's line and column of the error's first frame in the job's module, if it has one.
+function where(error, jobLines) {
+  const frame = /vm:module\(0\):(\d+):(\d+)/.exec(String(error.stack ?? ''));
+  const line = frame && jobLines[Number(frame[1])];
+  return line ? ` (line ${line}, col ${frame[2]})` : '';
 }
 
 async function execute(job, state) {
@@ -84,7 +95,7 @@ async function execute(job, state) {
   };
   try {
     const final = await job.run(job.source, state, { ...job.options, callbacks: { notify } });
-    if (jobError) return { outcome: 'failed', error: describe(jobError) };
+    if (jobError) return { outcome: 'failed', error: describe(jobError, job.jobLines), stack: jobError.stack };
     if (!['object', 'string', 'number'].includes(typeof final)) {
       // core refuses to write such a state and exits 1
       const kind = typeof final;
@@ -92,7 +103,8 @@ async function execute(job, state) {
     }
     return { outcome: 'success', state: final };
   } catch (error) {
-    return { outcome: 'failed', error: describe(jobError ?? error) };
+    const thrown = jobError ?? error;
+    return { outcome: 'failed', error: describe(thrown, job.jobLines), stack: thrown?.stack };
   }
 }
 
@@ -130,8 +142,9 @@ async function runOnce(job, { id, state }) {
   if (result.outcome === 'success' && strayError) {
     Object.assign(result, { outcome: 'failed', error: describe(strayError), state: undefined });
   }
-  if (result.outcome === 'failed') console.error(`Error: ${result.error}`);
+  if (result.outcome === 'failed') console.error(result.stack || result.error); // the log keeps the stack
   else console.log('Finished.'); // as core prints
+  delete result.stack;
   const dirty = strayError !== null;
   process.stdout.write(`${job.marker}${id}\n`);
   send({ type: 'result', id, ...result, rss: process.memoryUsage().rss, dirty });
