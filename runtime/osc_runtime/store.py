@@ -20,6 +20,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from osc_runtime import run_requests
+from osc_runtime.run_requests import RunRequest
+
 Clock = Callable[[], float]
 
 
@@ -73,6 +76,7 @@ class Submission:
     body_sha256: str | None = None
     idempotency_key: str | None = None
     keys_since: float = 0  # an idempotency key used before this moment is forgotten
+    request: RunRequest | None = None  # raw body, content type, state.request, auth method
 
 
 @dataclass(frozen=True)
@@ -160,7 +164,7 @@ class RunStore:
         self.path = path
         self.clock = clock
         self._lock = threading.Lock()
-        self._db = open_database(path, SCHEMA)
+        self._db = open_database(path, SCHEMA + run_requests.SCHEMA)
         self.queued = self._db.execute("SELECT COUNT(*) FROM runs WHERE status = ?",
                                        (Status.QUEUED,)).fetchone()[0]
         self._queued_change = 0  # by the open transaction; applied once it commits
@@ -213,6 +217,8 @@ class RunStore:
             (run_id, Status.QUEUED, submission.trigger, submission.input_json,
              submission.body_sha256, submission.idempotency_key, self.clock()),
         )
+        if submission.request is not None:
+            run_requests.insert(db, run_id, submission.request)
         self._queued_change += 1
         return run_id, True
 
@@ -220,6 +226,11 @@ class RunStore:
         with self._lock:
             row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return _to_run(row)
+
+    def request_of(self, run_id: str) -> RunRequest | None:
+        """What came in with the run (None for runs stored before this was kept)."""
+        with self._lock:
+            return run_requests.select(self._db, run_id)
 
     def list(self, *, statuses: list[str] | None = None, before_seq: int | None = None,
              limit: int = 50) -> list[Run]:

@@ -6,9 +6,11 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from osc_runtime.api.deps import Authenticated, Runtime, RuntimeDep
+from osc_runtime.auth import secret_values
+from osc_runtime.scrub import MASK, MIN_SECRET_LENGTH
 from osc_runtime.store import FINISHED, Run, Status
 
 router = APIRouter(dependencies=[Authenticated])
@@ -38,7 +40,27 @@ def list_runs(
 
 @router.get("/runs/{run_id}", summary="One run: status, attempt, times, error, final state")
 def get_run(run_id: str, runtime: RuntimeDep) -> dict:
-    return runtime.dispatcher.events.describe(_find(runtime, run_id))
+    run = _find(runtime, run_id)
+    record = runtime.dispatcher.events.describe(run)
+    if (came_in := runtime.store.request_of(run.run_id)) is not None:
+        record |= {"auth": came_in.auth, "content_type": came_in.content_type}
+    return record
+
+
+@router.get("/runs/{run_id}/input", summary="The body a run came in with, as received")
+def get_input(run_id: str, runtime: RuntimeDep) -> Response:
+    """The stored raw body with its Content-Type; credential and key values masked."""
+    run = _find(runtime, run_id)
+    came_in = runtime.store.request_of(run.run_id)
+    if came_in is None:  # stored before raw bodies were kept: its JSON is all there is
+        body, content_type = run.input.encode(), "application/json"
+    else:
+        body, content_type = came_in.raw_body, came_in.content_type
+    secrets = secret_values(runtime.settings)
+    for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
+        body = body.replace(secret.encode(), MASK.encode())
+    return Response(body, media_type=content_type or "application/octet-stream",
+                    headers={"X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/runs/{run_id}/log", response_class=PlainTextResponse, summary="A run's log")
