@@ -10,7 +10,8 @@ The mapping (shown on a CommCare form in the README):
 - any other element is an object: attributes as `"@<name>"`, children by name, and its
   non-blank text as `"#text"`;
 - a child name that appears more than once is an array of the values, in document order;
-- an element in another namespace than its parent gets `"@xmlns": "<namespace URI>"`; an
+- an object whose element is in another namespace than its parent's gets `"@xmlns":
+  "<namespace URI>"` (a text-only element stays a plain string: `<sf:Email>` is its text); an
   attribute in a namespace keeps its prefix (`"@xsi:type"`), since two may share a local name;
 - text is stripped of surrounding whitespace; CDATA is text; comments and processing
   instructions are dropped; values are never converted to numbers or booleans.
@@ -79,13 +80,13 @@ def _convert(raw: bytes) -> dict[str, Any]:
 def _element(element: Element, children: list[tuple[str, Any]], namespace: str,
              parent_namespace: str, scopes: list[dict[str, str]]) -> Any:
     text = "".join([element.text or "", *(child.tail or "" for child in element)]).strip()
+    if not element.attrib and not children:
+        return text
     result: dict[str, Any] = {}
     if namespace != parent_namespace:
         result["@xmlns"] = namespace
     for name, value in element.attrib.items():
         result["@" + _attribute_name(name, scopes)] = value
-    if not result and not children:
-        return text
     for name, value in children:
         if name not in result:
             result[name] = value
