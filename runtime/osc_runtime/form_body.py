@@ -45,6 +45,8 @@ def multipart(raw: bytes, boundary: str | None) -> dict[str, Any]:
         parser.finalize()
     except MultipartParseError as error:
         raise FormError(400, f"the multipart body is malformed: {error}") from None
+    if not parts.complete:  # the parser accepts a body cut short: its last part may be partial
+        raise FormError(400, "the multipart body ends before its closing boundary")
     if parts.file_field is not None:
         raise FormError(415, f"the field {parts.file_field[:80]!r} is a file: send its content "
                              "as a text field, or as JSON or XML")
@@ -62,13 +64,18 @@ class _Parts:
     def __init__(self) -> None:
         self.fields: list[tuple[str, bytes]] = []
         self.file_field: str | None = None
+        self.complete = False
         self._header, self._value, self._headers = b"", b"", {}
         self._data = bytearray()
 
     def callbacks(self) -> dict[str, Any]:
         return {"on_part_begin": self._begin, "on_header_field": self._field,
                 "on_header_value": self._header_value, "on_header_end": self._header_end,
-                "on_part_data": self._part_data, "on_part_end": self._end}
+                "on_part_data": self._part_data, "on_part_end": self._end,
+                "on_end": self._finished}
+
+    def _finished(self) -> None:
+        self.complete = True
 
     def _begin(self) -> None:
         self._headers, self._data = {}, bytearray()
