@@ -14,8 +14,12 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from osc_operator.api_types import (DNS_SUBDOMAIN, KeyRef, Model, exactly_one_of,
+                                    set_exactly_one as _set_exactly_one)
+from osc_operator.api_webhook import (IDEMPOTENCY_FROM_PATTERN, ONE_API_KEY_SECRET, AcceptReply,
+                                      WebhookAuth)
 
 GROUP = "osc.openfn.org"
 VERSION = "v1alpha1"
@@ -32,8 +36,6 @@ ADAPTOR_PATTERN = (
     r"(@[0-9xX*^~<>=|. -]*[0-9xX*][0-9A-Za-z.+xX*^~<>=| -]*)?$"
 )
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-CONFIG_KEY = r"^[-._a-zA-Z0-9]+$"
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 # What a Kubernetes CronJob accepts: five fields (numbers, ranges, steps, lists, `*`, `?`,
 # three-letter month/day names) or one of the standard macros. The operator also parses the
@@ -60,37 +62,6 @@ ONE_POD_WITH_STORAGE = {"rule": "!has(self.storage) || !has(self.replicas) || se
                                    "ReadWriteOnce run store)"}
 
 
-def exactly_one_of(*fields: str) -> dict[str, str]:
-    """A CEL rule (x-kubernetes-validations) that exactly one of `fields` is set."""
-    checks = ", ".join(f"has(self.{field})" for field in fields)
-    names = ", ".join(fields)
-    return {"rule": f"[{checks}].exists_one(x, x)", "message": f"set exactly one of: {names}"}
-
-
-def _set_exactly_one(model: BaseModel, *fields: str) -> None:
-    """The same rule as `exactly_one_of`, for the operator's own validation."""
-    present = [field for field in fields if getattr(model, _snake(field)) is not None]
-    if len(present) != 1:
-        raise ValueError(exactly_one_of(*fields)["message"])
-
-
-def _snake(camel: str) -> str:
-    return "".join(f"_{char.lower()}" if char.isupper() else char for char in camel)
-
-
-class Model(BaseModel):
-    """camelCase on the wire; unknown fields are errors, as in a structural schema."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-
-class KeyRef(Model):
-    name: str = Field(description="Name of the object in the OpenFnJob's namespace.",
-                      min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)
-    key: str = Field(description="The key inside it.", min_length=1, max_length=253,
-                     pattern=CONFIG_KEY)
-
-
 class JobSource(Model):
     config_map_key_ref: KeyRef = Field(
         description="A key of a ConfigMap holding the job expression.")
@@ -103,14 +74,38 @@ class Credential(Model):
 
 
 class WebhookTrigger(Model):
+    model_config = ConfigDict(json_schema_extra={
+        "x-kubernetes-validations": [ONE_API_KEY_SECRET]})
+
     auth_secret_ref: KeyRef | None = Field(
         None, description="A key of your own Secret holding the inbox API key. Without it the "
-        "operator generates a random key in the Secret `<name>-inbox` (key `api-key`).")
+        "operator generates a random key in the Secret `<name>-inbox` (key `api-key`). "
+        "The same as auth.apiKey.secretRef.")
     filter: dict[str, Any] | None = Field(
         None, description="Message filter: JSON path (`data.status`, `$.a.b`, `items[0].id`) → "
         "expected JSON value. Only bodies matching every entry start a run; others are "
         "answered 200 `{\"matched\": false}`.",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+    auth: WebhookAuth | None = Field(
+        None, description="Ways in besides the API key: Basic, a query parameter, a signature; "
+        "any one that matches authenticates. Every Secret is mounted read-only as a file, "
+        "and a change to one rolls the pods.")
+    idempotency_from: str | None = Field(
+        None, max_length=300, pattern=IDEMPOTENCY_FROM_PATTERN,
+        description="The sender's delivery id, used as the Idempotency-Key of a request that "
+        "sends none: `header:<name>` (`header:X-GitHub-Delivery`, "
+        "`header:X-Shopify-Webhook-Id`) or `json:<path>` into the body (`json:$._uuid` for "
+        "Kobo, `json:$.id` for Stripe). A redelivery then creates no second run.")
+    accept_reply: AcceptReply | None = Field(
+        None, description="The answer to an accepted delivery, for senders that need a fixed "
+        "one (Salesforce: status 200 and the SOAP Ack).")
+
+    @model_validator(mode="after")
+    def _one_api_key_secret(self) -> WebhookTrigger:
+        api_key = self.auth.api_key if self.auth else None
+        if self.auth_secret_ref is not None and api_key is not None and api_key.secret_ref:
+            raise ValueError(ONE_API_KEY_SECRET["message"])
+        return self
 
 
 class ConcurrencyPolicy(StrEnum):

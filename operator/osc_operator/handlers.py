@@ -13,6 +13,7 @@ import kopf
 from osc_operator import adaptor_install, api, flow, kube, metrics, render
 from osc_operator.reconcile import ChildFailed, InvalidSpec, MissingReference, reconcile
 from osc_operator.settings import OperatorSettings
+from osc_operator.webhook_render import referenced_secrets
 
 JOBS = (api.GROUP, api.VERSION, api.PLURAL)
 RETRY_MISSING_SECONDS = 30
@@ -163,7 +164,9 @@ def _report(memo: kopf.Memo, body: dict[str, Any], status: str, reason: str, mes
     if reason == "InvalidSpec":
         new_status.update(url=None, inboxSecret=None)
     else:
-        auth = (trigger.get("webhook") or {}).get("authSecretRef")
+        webhook = trigger.get("webhook") or {}
+        auth = webhook.get("authSecretRef") or \
+            ((webhook.get("auth") or {}).get("apiKey") or {}).get("secretRef")
         new_status["url"] = render.inbox_url(meta["name"], meta["namespace"])
         new_status["inboxSecret"] = auth["name"] if auth else render.inbox_secret_name(meta["name"])
     old = next((c for c in previous or [] if c.get("type") == "Ready"), None)
@@ -203,6 +206,8 @@ async def referenced_objects(namespace: str, name: str, spec: kopf.Spec,
                       ("ConfigMap", job_source)):
         if ref.get("name"):
             refs[(namespace, kind, ref["name"])] = name
+    for secret in referenced_secrets(dict(spec)):  # Basic users, signing secrets, own API key
+        refs[(namespace, "Secret", secret)] = name
     after = flow.after_of({"spec": dict(spec)})
     if after is not None:  # the upstream's pods mount this flow job's inbox key
         refs[(namespace, "Secret", render.inbox_secret_name(name))] = after

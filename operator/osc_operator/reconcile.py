@@ -17,6 +17,7 @@ import kopf
 from pydantic import ValidationError
 
 from osc_operator import adaptor_install, flow, kube, render, storage
+from osc_operator.webhook_render import secret_files
 from osc_operator.api import OpenFnJobSpec, parse_spec
 
 # A Service name is a DNS-1035 label (≤ 63); `<name>-inbox` must fit too.
@@ -181,7 +182,15 @@ def read_checksums(client: kube.Kube, name: str, namespace: str, spec: OpenFnJob
     return render.Checksums(job=render.checksum(job),
                             credential=None if credential is None else render.checksum(credential),
                             api_key=render.checksum(api_key),
-                            npmrc=_npmrc_checksum(client, namespace, spec))
+                            npmrc=_npmrc_checksum(client, namespace, spec),
+                            extra=_webhook_checksums(client, namespace, spec))
+
+
+def _webhook_checksums(client: kube.Kube, namespace: str, spec: OpenFnJobSpec) -> dict[str, str]:
+    """The Basic users and signing secrets: a changed one rolls the pods, a missing one waits."""
+    return {item.volume: render.checksum(_require(client, "Secret", namespace, item.ref.name,
+                                                  item.ref.key, "CredentialNotFound", item.field))
+            for item in secret_files(spec)}
 
 
 def _npmrc_checksum(client: kube.Kube, namespace: str, spec: OpenFnJobSpec) -> str | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from osc_operator import adaptor_install
 from osc_operator.api import OpenFnJobSpec
+from osc_operator.webhook_render import api_key_secret_ref, secret_files, webhook_env
 
 PORT = 8080
 RUN_AS = 10001  # the runtime image's non-root user and group
@@ -76,9 +77,9 @@ def inbox_secret_name(name: str) -> str:
 
 def inbox_key_ref(name: str, spec: OpenFnJobSpec) -> tuple[str, str]:
     """(Secret, key) holding the inbox API key: the user's own or the generated one."""
-    webhook = spec.trigger.webhook
-    if webhook and webhook.auth_secret_ref:
-        return webhook.auth_secret_ref.name, webhook.auth_secret_ref.key
+    own = api_key_secret_ref(spec.trigger.webhook)
+    if own is not None:
+        return own.name, own.key
     return inbox_secret_name(name), INBOX_FILE
 
 
@@ -206,6 +207,7 @@ def runtime_env(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
     webhook = spec.trigger.webhook
     if webhook is not None and webhook.filter:
         env["OSC_FILTER"] = json.dumps(webhook.filter, separators=(",", ":"), sort_keys=True)
+    env.update(webhook_env(webhook))
     user = [var.model_dump(by_alias=True, exclude_none=True) for var in spec.env or []]
     return [{"name": key, "value": value} for key, value in env.items()] + user
 
@@ -217,6 +219,8 @@ def _volume_mounts(spec: OpenFnJobSpec) -> list[dict[str, Any]]:
               {"name": "tmp", "mountPath": "/tmp"}]
     if spec.credential is not None:
         mounts.insert(1, {"name": "credential", "mountPath": CREDENTIAL_DIR, "readOnly": True})
+    mounts += [{"name": item.volume, "mountPath": item.directory, "readOnly": True}
+               for item in secret_files(spec)]
     return mounts
 
 
@@ -231,6 +235,8 @@ def _volumes(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
         ref = spec.credential.secret_ref
         volumes.insert(1, {"name": "credential",
                            "secret": secret_file(ref.name, ref.key, CREDENTIAL_FILE)})
+    volumes += [{"name": item.volume, "secret": secret_file(item.ref.name, item.ref.key, item.file)}
+                for item in secret_files(spec)]
     return volumes
 
 

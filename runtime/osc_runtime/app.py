@@ -20,6 +20,7 @@ from osc_runtime.api import console, docs, health, inbox, runs
 from osc_runtime.api.deps import Readiness, Runtime
 from osc_runtime.api.errors import install_error_handlers
 from osc_runtime.api.paths import TrailingSlashes
+from osc_runtime.auth import build_authenticator
 from osc_runtime.dispatcher import Dispatcher
 from osc_runtime.engines import Engine, make_engine
 from osc_runtime.engines.base import JobInvalid
@@ -85,8 +86,8 @@ def open_runtime(settings: Settings, clock: Clock) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = RunStore(settings.data_dir / "runs.db", clock)
     dispatcher = Dispatcher(settings, store)
-    keys = [key.encode() for key in settings.keys()]
-    return Runtime(settings=settings, store=store, dispatcher=dispatcher, keys=keys,
+    return Runtime(settings=settings, store=store, dispatcher=dispatcher,
+                   auth=build_authenticator(settings, clock),
                    inbox_writer=GroupCommit(store, settings.max_queued))
 
 

@@ -143,6 +143,8 @@ class Dispatcher:
         with open(log_path, "a", encoding="utf-8") as header:
             header.write(f"[osc] run {run.run_id} attempt {run.attempt} ({run.trigger})\n")
         state = self.events.initial_state(run, self._credential)
+        if (came_in := self.store.request_of(run.run_id)) is not None:
+            state["request"] = came_in.request  # how it was called, credentials removed
         self.events.started(run)
         try:
             result = await self.engine.run(

@@ -7,8 +7,11 @@ import logging
 import sys
 import time
 
+from osc_runtime.request_meta import mask_query
+
 CONTEXT_FIELDS = ("event", "run_id", "attempt", "job", "trigger", "upstream", "outcome", "status",
-                  "duration_seconds", "error", "target", "client", "method", "path", "status_code")
+                  "duration_seconds", "error", "target", "client", "method", "path", "status_code",
+                  "auth")
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,10 +28,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def configure_logging(job_name: str, level: int = logging.INFO) -> None:
+def configure_logging(job_name: str, level: int = logging.INFO,
+                      hidden_query_params: frozenset[str] = frozenset()) -> None:
+    """`hidden_query_params`: query parameters (OSC_API_KEY_QUERY_PARAM) masked in access lines."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(_JobName(job_name))
+    handler.addFilter(_MaskQuery(hidden_query_params))
     handler.addFilter(_access_fields)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -43,6 +49,21 @@ class _JobName(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.job = self.job_name
+        return True
+
+
+class _MaskQuery(logging.Filter):
+    """uvicorn's access line prints the query string: a key in it must not reach the log."""
+
+    def __init__(self, params: frozenset[str]) -> None:
+        super().__init__()
+        self.params = params
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if self.params and record.name == "uvicorn.access" and isinstance(args, tuple) \
+                and len(args) == 5 and isinstance(args[2], str):
+            record.args = (*args[:2], mask_query(args[2], self.params), *args[3:])
         return True
 
 

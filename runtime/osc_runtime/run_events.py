@@ -33,13 +33,14 @@ class RunEvents:
         self.flow = flow
         self.keep_carried_state = keep_carried_state
 
-    def accepted(self, run: Run, upstream: str | None = None) -> None:
+    def accepted(self, run: Run, upstream: str | None = None, auth: str | None = None) -> None:
         if upstream and self.triggers is not None:
             self.triggers.set_upstream(run.run_id, upstream)
         if self.metrics is not None:
             self.metrics.run_accepted(run.trigger)
         extra = {"event": "run_accepted", "run_id": run.run_id, "attempt": run.attempt,
-                 "trigger": run.trigger} | ({"upstream": upstream} if upstream else {})
+                 "trigger": run.trigger} | ({"upstream": upstream} if upstream else {}) \
+            | ({"auth": auth} if auth else {})
         log.info("run accepted", extra=extra)
 
     def initial_state(self, run: Run, credential: Any) -> dict[str, Any]:

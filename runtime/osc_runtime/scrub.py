@@ -41,6 +41,11 @@ class Scrubber:
         return self.value(state)
 
 
+def credential_values(credential: Any) -> list[str]:
+    """Every string value of the credential (what `Scrubber` masks)."""
+    return _leaves(credential)
+
+
 def _leaves(value: Any) -> list[str]:
     if isinstance(value, dict):
         return [leaf for item in value.values() for leaf in _leaves(item)]

@@ -71,6 +71,18 @@ class Settings(BaseSettings):
     auth: AuthMode = Field(AuthMode.API_KEY, description="apikey, or none: no authentication.")
     api_keys: SecretStr | None = Field(None, description="Comma-separated API keys.")
     api_keys_path: Path | None = Field(None, description="A file of API keys, one per line.")
+    api_key_schemes: str = Field("Bearer", description="Authorization schemes carrying a key.")
+    api_key_header: str = Field("X-API-Key", min_length=1, description="A header carrying a key.")
+    api_key_query_param: str | None = Field(None, description="A query parameter carrying a key.")
+    basic_auth_path: Path | None = Field(None, description="username:password lines (Basic).")
+    signature: str | None = Field(None, description="github, shopify, stripe or hmac:...")
+    signature_secret_path: Path | None = Field(None, description="Signing secrets, one per line.")
+    # webhooks: sender-side deduplication and the accept answer
+    idempotency_from: str | None = Field(None, description="header:<name> or json:<path>.")
+    accept_status: int | None = Field(None, ge=200, le=299, description="Accept answer status.")
+    accept_content_type: str | None = Field(None, description="Accept answer content type.")
+    accept_body: str | None = Field(None, description="Accept answer body, inline.")
+    accept_body_path: Path | None = Field(None, description="Accept answer body, from a file.")
     # serving
     data_dir: Path = Field(Path("/var/lib/osc"), description="The run store, run logs, scratch.")
     # An IP address or a DNS name (at most 253 characters, labels of at most 63).
@@ -123,11 +135,14 @@ class Settings(BaseSettings):
             )
         if self.credential is not None and self.credential_path is not None:
             raise SettingsError("OSC_CREDENTIAL or OSC_CREDENTIAL_PATH: set at most one")
-        if self.auth is AuthMode.API_KEY and not self.keys():
+        if self.auth is AuthMode.API_KEY and not (
+            self.keys() or self.basic_auth_path is not None or self.signature is not None
+        ):
             raise SettingsError(
-                "OSC_API_KEYS or OSC_API_KEYS_PATH: at least one key is required "
-                "(or set OSC_AUTH=none explicitly)"
+                "OSC_API_KEYS or OSC_API_KEYS_PATH: at least one key is required, or another "
+                "method (OSC_BASIC_AUTH_PATH, OSC_SIGNATURE), or set OSC_AUTH=none explicitly"
             )
+        check_webhook_settings(self)
         return self
 
     # Derived values, read from files where the setting is a path.
@@ -158,6 +173,26 @@ class Settings(BaseSettings):
             return []
         return [key.strip() for key in raw.splitlines() if key.strip()]
 
+    def api_key_scheme_list(self) -> list[str]:
+        return [scheme.strip() for scheme in self.api_key_schemes.split(",") if scheme.strip()]
+
+    def basic_auth_lines(self) -> list[str]:
+        lines = _secret_lines("OSC_BASIC_AUTH_PATH", self.basic_auth_path)
+        if not lines or any(":" not in line for line in lines):
+            raise SettingsError("OSC_BASIC_AUTH_PATH: write one username:password per line")
+        return lines
+
+    def signature_secrets(self) -> list[str]:
+        secrets = _secret_lines("OSC_SIGNATURE_SECRET_PATH", self.signature_secret_path)
+        if not secrets:
+            raise SettingsError("OSC_SIGNATURE_SECRET_PATH: at least one secret is required")
+        return secrets
+
+    def accept_body_text(self) -> str | None:
+        if self.accept_body_path is not None:
+            return _read("OSC_ACCEPT_BODY_PATH", self.accept_body_path)
+        return self.accept_body
+
     def adaptor_name(self) -> str:
         return match_adaptor(self.adaptor)["name"]
 
@@ -184,6 +219,37 @@ def shown(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(str(value))} characters)"
 
 
+def _secret_lines(variable: str, path: Path | None) -> list[str]:
+    if path is None:
+        return []
+    return [line.strip() for line in _read(variable, path).splitlines() if line.strip()]
+
+
+def check_webhook_settings(settings: Settings) -> None:
+    """The webhook settings that need more than a type: each error names its variable."""
+    from osc_runtime.auth.signature import parse_signature
+    from osc_runtime.idempotency import parse_idempotency_from
+
+    checks = [("OSC_SIGNATURE", settings.signature, parse_signature),
+              ("OSC_IDEMPOTENCY_FROM", settings.idempotency_from, parse_idempotency_from)]
+    for variable, value, parse in checks:
+        try:
+            if value is not None:
+                parse(value)
+        except ValueError as error:
+            raise SettingsError(f"{variable}: {error}") from None
+    if settings.signature is not None and settings.signature_secret_path is None:
+        raise SettingsError("OSC_SIGNATURE_SECRET_PATH: required with OSC_SIGNATURE")
+    if settings.api_key_query_param is not None and not settings.keys():
+        raise SettingsError("OSC_API_KEY_QUERY_PARAM: needs OSC_API_KEYS or OSC_API_KEYS_PATH")
+    if settings.accept_body is not None and settings.accept_body_path is not None:
+        raise SettingsError("OSC_ACCEPT_BODY or OSC_ACCEPT_BODY_PATH: set at most one")
+    has_body = settings.accept_body is not None or settings.accept_body_path is not None
+    if has_body != (settings.accept_content_type is not None):
+        raise SettingsError("OSC_ACCEPT_CONTENT_TYPE: set it with OSC_ACCEPT_BODY(_PATH), "
+                            "and only then")
+
+
 def _read(variable: str, path: Path | None) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
@@ -198,6 +264,11 @@ def load(**overrides: Any) -> Settings:
         settings.job_code()
         settings.credential_value()
         settings.keys()
+        if settings.basic_auth_path is not None:
+            settings.basic_auth_lines()
+        if settings.signature is not None:
+            settings.signature_secrets()
+        settings.accept_body_text()
         return settings
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None

@@ -20,6 +20,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from osc_runtime import run_requests
+from osc_runtime.run_requests import RunRequest
 from osc_runtime.run_stats import run_stats
 
 Clock = Callable[[], float]
@@ -94,6 +96,7 @@ class Submission:
     body_sha256: str | None = None
     idempotency_key: str | None = None
     keys_since: float = 0  # an idempotency key used before this moment is forgotten
+    request: RunRequest | None = None  # raw body, content type, state.request, auth method
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,7 @@ class RunStore:
         self.path = path
         self.clock = clock
         self._lock = threading.Lock()
-        self._db = open_database(path, SCHEMA)
+        self._db = open_database(path, SCHEMA + run_requests.SCHEMA)
         self.queued = self._db.execute("SELECT COUNT(*) FROM runs WHERE status = ?",
                                        (Status.QUEUED,)).fetchone()[0]
         self._queued_change = 0  # by the open transaction; applied once it commits
@@ -251,6 +254,8 @@ class RunStore:
             (run_id, Status.QUEUED, submission.trigger, submission.input_json,
              submission.body_sha256, submission.idempotency_key, self.clock()),
         )
+        if submission.request is not None:
+            run_requests.insert(db, run_id, submission.request)
         self._queued_change += 1
         return run_id, True
 
@@ -258,6 +263,11 @@ class RunStore:
         with self._lock:
             row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return _to_run(row)
+
+    def request_of(self, run_id: str) -> RunRequest | None:
+        """What came in with the run (None for runs stored before this was kept)."""
+        with self._lock:
+            return run_requests.select(self._db, run_id)
 
     def list(self, *, statuses: list[str] | None = None, before_seq: int | None = None,
              limit: int = 50, bodies: bool = False) -> list[Run]:

@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 import yaml
 
-from osc_operator import api, crdgen
+from osc_operator import api, api_webhook, crdgen
 
 ROOT = Path(__file__).resolve().parents[2]
 ONE_OF_RULE = re.compile(r"^\[(has\(self\.\w+\)(, )?)+\]\.exists_one\(x, x\)$")
@@ -41,8 +41,18 @@ def _one_pod_with_storage(spec: dict[str, Any]) -> bool:
     return "storage" not in spec or "replicas" not in spec or spec["replicas"] <= 1
 
 
+def _one_api_key_secret(webhook: dict[str, Any]) -> bool:
+    own = ((webhook.get("auth") or {}).get("apiKey") or {}).get("secretRef")
+    return "authSecretRef" not in webhook or own is None
+
+
 KNOWN_RULES = {  # CEL rule → its Python equivalent
     "self != 'Local'": lambda value: value != "Local",
+    api_webhook.SIGNATURE_PRESET_ALONE["rule"]: lambda value: "preset" not in value or not (
+        {"algorithm", "encoding", "prefix"} & set(value)),
+    api_webhook.ONE_API_KEY_SECRET["rule"]: _one_api_key_secret,
+    api_webhook.BODY_WITH_CONTENT_TYPE["rule"]: lambda value: ("body" in value) == (
+        "contentType" in value),
     api.NO_SELF_FLOW["rule"]: _no_self_flow,
     api.ONE_POD_WITH_STORAGE["rule"]: _one_pod_with_storage,
 }
@@ -159,6 +169,7 @@ BAD_REGISTRIES = ["ftp://npm.example.com/", "npm.example.com", "https://user:pas
                   "https://npm.example.com/?token=x", "file:///etc/npmrc", "https://",
                   "https://npm example.com/"]
 
+SECRET_REF = {"name": "senders", "key": "users"}
 INVALID = {
     "job and jobFrom": (with_spec(jobFrom={"configMapKeyRef": {"name": "a", "key": "b"}}),
                         "set exactly one of: job, jobFrom"),
@@ -193,6 +204,34 @@ INVALID = {
     **{f"storage size {size!r}": (with_spec(storage={"size": size}), "does not match")
        for size in ("0", "0Gi", "-1Gi", "1GB", "1e9", "lots")},
     "storage without size": (with_spec(storage={}), "'size' is a required"),
+    **{f"webhook {name}": (with_spec(trigger={"webhook": webhook}), message)
+       for name, (webhook, message) in {
+           "signature preset and header": ({"auth": {"signature": {
+               "preset": "github", "header": "X-Sig", "secretRef": SECRET_REF}}},
+               "set exactly one of: preset, header"),
+           "signature without secret": ({"auth": {"signature": {"preset": "stripe"}}},
+                                        "'secretRef' is a required"),
+           "signature preset with an encoding": ({"auth": {"signature": {
+               "preset": "shopify", "encoding": "hex", "secretRef": SECRET_REF}}},
+               "a preset fixes the algorithm"),
+           "unknown preset": ({"auth": {"signature": {"preset": "gitlab", "secretRef": SECRET_REF}}},
+                              "is not one of"),
+           "unknown algorithm": ({"auth": {"signature": {
+               "header": "X-Sig", "algorithm": "md5", "secretRef": SECRET_REF}}}, "is not one of"),
+           "basic without secret": ({"auth": {"basic": {}}}, "'secretRef' is a required"),
+           "two API key Secrets": ({"authSecretRef": SECRET_REF,
+                                    "auth": {"apiKey": {"secretRef": SECRET_REF}}},
+                                   "set the API key Secret once"),
+           "scheme with a space": ({"auth": {"apiKey": {"schemes": ["Api Token"]}}},
+                                   "does not match"),
+           "query param with a space": ({"auth": {"queryParam": {"name": "api token"}}},
+                                        "does not match"),
+           "idempotencyFrom of another kind": ({"idempotencyFrom": "body:$.id"}, "does not match"),
+           "idempotencyFrom with an empty path": ({"idempotencyFrom": "json:$."}, "does not match"),
+           "accept body without content type": ({"acceptReply": {"body": "<Ack/>"}},
+                                                "set body and contentType together"),
+           "accept status 302": ({"acceptReply": {"status": 302}}, "greater than the maximum"),
+       }.items()},
     "two pods with storage": (with_spec(storage={"size": "1Gi"}, replicas=2),
                               "replicas must be 0 or 1 with storage"),
 }
@@ -212,6 +251,17 @@ def test_invalid_jobs_are_rejected(name: str) -> None:
     {"trigger": {"cron": {"schedule": "@daily"}}},
     {"trigger": {"flow": {"after": "upstream", "on": "success"}}},
     {"trigger": {"webhook": {"filter": {"$.type": "order", "$.total": 3}}}},
+    {"trigger": {"webhook": {"auth": {
+        "apiKey": {"schemes": ["Bearer", "ApiToken"], "header": "X-Key"},
+        "queryParam": {"name": "api_token"}, "basic": {"secretRef": {"name": "u", "key": "k"}},
+        "signature": {"header": "X-Signature", "algorithm": "sha512", "encoding": "base64",
+                      "prefix": "v1=", "secretRef": {"name": "s", "key": "k"}}},
+        "idempotencyFrom": "json:$.Envelope.Body.notifications.Notification.Id",
+        "acceptReply": {"status": 200, "contentType": "text/xml", "body": "<Ack>true</Ack>"}}}},
+    {"trigger": {"webhook": {"auth": {"signature": {"preset": "stripe", "secretRef": {
+        "name": "s", "key": "k"}}}, "idempotencyFrom": "json:$.id"}}},
+    {"trigger": {"webhook": {"authSecretRef": {"name": "a", "key": "k"}, "auth": {
+        "apiKey": {"schemes": ["Token"]}}, "idempotencyFrom": "header:X-Shopify-Webhook-Id"}}},
     {"adaptor": "@openfn/language-http@^7.2.0"},
     {"resources": {"limits": {"cpu": 1, "memory": "256Mi"}}},
     {"storage": {"size": "1Gi"}},

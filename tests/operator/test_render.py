@@ -17,6 +17,7 @@ import yaml
 
 from osc_operator import render
 from osc_operator.api import parse_spec
+from osc_operator.webhook_render import secret_files
 
 DATA = Path(__file__).parent / "data" / "render"
 CASES = sorted(path.name.removesuffix(".input.yaml") for path in DATA.glob("*.input.yaml"))
@@ -40,7 +41,9 @@ def render_children(job: dict[str, Any]) -> list[dict[str, Any]]:
     checksums = render.Checksums(
         job=render.checksum(spec.job if spec.job is not None else SHARED_JOB),
         credential=render.checksum(CREDENTIAL) if spec.credential else None,
-        api_key=render.checksum(API_KEY))
+        api_key=render.checksum(API_KEY),
+        extra={item.volume: render.checksum(f"content of {item.ref.name}")
+               for item in secret_files(spec)})
     children = [
         render.render_job_configmap(name, namespace, spec),
         render.render_inbox_secret(name, namespace, API_KEY) if own_key else None,
@@ -184,3 +187,35 @@ def test_without_storage_the_run_store_is_an_empty_dir_rolled_over() -> None:
     assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}
     volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
     assert volumes["data"] == {"name": "data", "emptyDir": {}}
+
+
+def test_webhook_auth_secrets_are_read_only_files_and_roll_the_pods() -> None:
+    job = load_case("webhook-senders")
+    deployment = next(c for c in render_children(job) if c["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    env = {var["name"]: var.get("value") for var in pod["containers"][0]["env"]}
+    assert env["OSC_BASIC_AUTH_PATH"] == "/etc/osc/basic-auth/users"
+    assert env["OSC_SIGNATURE"] == "github"
+    assert env["OSC_SIGNATURE_SECRET_PATH"] == "/etc/osc/signature/secrets"
+    assert env["OSC_API_KEY_SCHEMES"] == "Bearer,ApiToken" and env["OSC_API_KEY_HEADER"] == "X-Intake-Key"
+    assert env["OSC_API_KEY_QUERY_PARAM"] == "api_token"
+    assert env["OSC_IDEMPOTENCY_FROM"] == "header:X-GitHub-Delivery"
+    assert (env["OSC_ACCEPT_STATUS"], env["OSC_ACCEPT_BODY"]) == ("200", "<Ack>true</Ack>")
+    volumes = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
+    assert volumes["basic-auth"] == {"secretName": "intake-senders", "defaultMode": 0o400,
+                                     "items": [{"key": "users", "path": "users", "mode": 0o400}]}
+    assert volumes["signature"]["secretName"] == "intake-github"
+    assert all(m["readOnly"] for m in pod["containers"][0]["volumeMounts"]
+               if m["name"] in ("basic-auth", "signature"))
+    before = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert {"osc.openfn.org/basic-auth-checksum", "osc.openfn.org/signature-checksum"} <= set(before)
+    job["spec"]["trigger"]["webhook"]["auth"]["signature"]["secretRef"]["name"] = "rotated"
+    after = next(c for c in render_children(job) if c["kind"] == "Deployment")
+    assert after["spec"]["template"]["metadata"]["annotations"] != before
+
+
+def test_an_own_api_key_secret_under_auth_is_the_inbox_key() -> None:
+    job = load_case("webhook-senders")
+    job["spec"]["trigger"]["webhook"]["auth"]["apiKey"]["secretRef"] = {"name": "mine", "key": "k"}
+    spec = parse_spec(job["spec"])
+    assert render.inbox_key_ref("intake", spec) == ("mine", "k")

@@ -21,6 +21,15 @@ JSON = AUTH | {"Content-Type": "application/json"}
 RUN_ID = "0123456789abcdef0123456789abcdef"
 EXAMPLES = 20  # per operation: bounded, so `make test` stays quick
 
+BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+                  + b"".join(b'<!ENTITY lol%d "%s">' % (n, (b"&lol%d;" % (n - 1) if n > 1 else b"&lol;") * 10)
+                             for n in range(1, 10))
+                  + b"]><lolz>&lol9;</lolz>")
+EXTERNAL_ENTITY = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                   b"<r>&x;</r>")
+FILE_PART = (b'--B\r\nContent-Disposition: form-data; name="upload"; filename="a.csv"\r\n'
+             b"Content-Type: text/csv\r\n\r\na,b\r\n--B--\r\n")
+
 # (method, path, headers, body, expected status)
 CORPUS = [
     ("POST", "/inbox", JSON, b"[" * 50_000 + b"]" * 50_000, 400),
@@ -41,7 +50,14 @@ CORPUS = [
     ("POST", "/inbox", AUTH | {"Content-Type": "application/json; charset=utf-16"},
      '{"a": 1}'.encode("utf-16"), 400),
     ("POST", "/inbox", AUTH | {"Content-Type": b"application/json\xff"}, b"{}", 415),
-    ("POST", "/inbox", AUTH | {"Content-Type": "application/xml"}, b"<a/>", 415),
+    ("POST", "/inbox", AUTH | {"Content-Type": "application/pdf"}, b"%PDF-1.7", 415),
+    ("POST", "/inbox", AUTH | {"Content-Type": "application/xml"}, BILLION_LAUGHS, 400),
+    ("POST", "/inbox", AUTH | {"Content-Type": "text/xml"}, EXTERNAL_ENTITY, 400),
+    ("POST", "/inbox", AUTH | {"Content-Type": "application/soap+xml"}, b"<a><b></a>", 400),
+    ("POST", "/inbox", AUTH | {"Content-Type": "application/xml"}, b"<a>" * 500 + b"</a>" * 500, 400),
+    ("POST", "/inbox", AUTH | {"Content-Type": "application/x-www-form-urlencoded"}, b"a=%ff", 400),
+    ("POST", "/inbox", AUTH | {"Content-Type": "multipart/form-data; boundary=B"}, FILE_PART, 415),
+    ("POST", "/inbox", AUTH | {"Content-Type": "multipart/form-data"}, FILE_PART, 400),
     ("POST", "/inbox", AUTH | {"Content-Type": "application/json", "Content-Encoding": "gzip"}, b"\x1f\x8b", 400),
     ("POST", "/inbox", JSON | {"Idempotency-Key": "has space"}, b"{}", 422),
     ("POST", "/inbox", JSON | {"X-OSC-Trigger": "../../etc"}, b"{}", 422),

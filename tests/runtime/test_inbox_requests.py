@@ -17,7 +17,10 @@ BAD_REQUESTS = {
     "key of another scheme": ({"Authorization": f"Basic {API_KEY}"}, JSON, b'{"a": 1}', 401),
     "not JSON": (None, {"Content-Type": "text/plain"}, b'{"a": 1}', 415),
     "no content type": (None, {}, b'{"a": 1}', 415),
-    "form body": (None, {"Content-Type": "application/x-www-form-urlencoded"}, b"a=1", 415),
+    "a file upload": (None, {"Content-Type": "multipart/form-data; boundary=B"},
+                      b'--B\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n\r\n'
+                      b"x\r\n--B--\r\n", 415),
+    "malformed XML": (None, {"Content-Type": "application/xml"}, b"<a><b></a>", 400),
     "malformed JSON": (None, JSON, b'{"a": ', 400),
     "empty body": (None, JSON, b"", 400),
     "a scalar": (None, JSON, b"42", 400),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -10,9 +9,10 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from osc_runtime.auth import Authenticator
 from osc_runtime.dispatcher import Dispatcher
 from osc_runtime.group_commit import GroupCommit
-from osc_runtime.settings import AuthMode, Settings
+from osc_runtime.settings import Settings
 from osc_runtime.store import RunStore
 
 log = logging.getLogger("osc_runtime.api")
@@ -39,7 +39,7 @@ class Runtime:
     settings: Settings
     store: RunStore
     dispatcher: Dispatcher
-    keys: list[bytes]
+    auth: Authenticator  # OSC_API_KEYS, OSC_BASIC_AUTH_PATH, OSC_SIGNATURE, …
     inbox_writer: GroupCommit  # the inbox's runs, committed in shared transactions
     adaptor: AdaptorStatus = field(default_factory=AdaptorStatus)
     draining: bool = False
@@ -62,29 +62,14 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def require_key(request: Request, runtime: RuntimeDep) -> None:
-    """`Authorization: Bearer <key>` or `X-API-Key: <key>`, compared in constant time."""
-    if runtime.settings.auth is AuthMode.NONE:
-        return
-    presented = _presented_key(request)
-    # Compare against every key, so the time taken does not tell which one nearly matched.
-    matches = [hmac.compare_digest(presented, key) for key in runtime.keys]
-    if presented and any(matches):
-        return
-    client = request.client.host if request.client else "?"
-    log.warning("authentication failed", extra={"client": client, "path": request.url.path})
-    raise HTTPException(401, "a valid API key is required (Authorization: Bearer <key> or "
-                             "X-API-Key: <key>)", headers={"WWW-Authenticate": 'Bearer realm="osc"'})
-
-
-def _presented_key(request: Request) -> bytes:
-    api_key = request.headers.get("x-api-key")
-    if api_key:
-        return api_key.strip().encode("utf-8", "replace")
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip().encode("utf-8", "replace")
-    return b""
+async def require_key(request: Request, runtime: RuntimeDep) -> str:
+    """Any configured method that needs no body (API key, Basic, query parameter); returns
+    its name. Signatures prove a delivery to the inbox, which checks them over the body."""
+    method = runtime.auth.authenticate(request, None)
+    if method is None:
+        message, headers = runtime.auth.refusal(request)
+        raise HTTPException(401, message, headers=headers)
+    return method
 
 
 Authenticated = Depends(require_key)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from osc_runtime.api.deps import Authenticated, Runtime, RuntimeDep
+from osc_runtime.auth import secret_values
 from osc_runtime.scrub import Scrubber
 from osc_runtime.store import FINISHED, Run, Status
 
@@ -45,22 +46,31 @@ def run_stats(runtime: RuntimeDep) -> dict:
 
 @router.get("/runs/{run_id}", summary="One run: status, attempt, times, error, final state")
 def get_run(run_id: str, runtime: RuntimeDep) -> dict:
-    return runtime.dispatcher.events.describe(_find(runtime, run_id))
+    run = _find(runtime, run_id)
+    record = runtime.dispatcher.events.describe(run)
+    if (came_in := runtime.store.request_of(run.run_id)) is not None:
+        record |= {"auth": came_in.auth, "content_type": came_in.content_type}
+    return record
 
 
 @router.get("/runs/{run_id}/input", response_class=Response,
             summary="A run's input: the body as received, credential values masked")
 def get_input(run_id: str, runtime: RuntimeDep) -> Response:
+    """The stored raw body with its Content-Type; credential, key and secret values masked."""
     run = _find(runtime, run_id)
-    # A body stored with its own media type (XML, a form) is shown as such; JSON otherwise.
-    content_type = getattr(run, "content_type", None) or "application/json"
-    scrubber = Scrubber(runtime.settings.credential_value())
+    came_in = runtime.store.request_of(run.run_id)
+    if came_in is None:  # stored before raw bodies were kept: its JSON is all there is
+        raw, content_type = run.input.encode(), "application/json"
+    else:
+        raw, content_type = came_in.raw_body, came_in.content_type or "application/octet-stream"
+    scrubber = Scrubber(secret_values(runtime.settings))
     media_type = content_type.split(";")[0].strip().lower()
+    text = raw.decode("utf-8", "replace")
     if media_type == "application/json" or media_type.endswith("+json"):
         # Masked as a value, not as text: a secret with a quote or a backslash is escaped there.
-        body = json.dumps(scrubber.value(json.loads(run.input)), ensure_ascii=False)
+        body = json.dumps(scrubber.value(json.loads(text)), ensure_ascii=False)
     else:
-        body = scrubber.text(run.input)
+        body = scrubber.text(text)
     return Response(body, media_type=content_type, headers={"X-Content-Type-Options": "nosniff"})
 
 

@@ -25,7 +25,8 @@ def main(argv: list[str]) -> int:
     settings = load()
     check_data_dir(settings)
     check_at_startup(settings)  # a bad OSC_ADAPTOR stops here; installing happens in the background
-    configure_logging(settings.job_name)
+    hidden = frozenset({settings.api_key_query_param}) if settings.api_key_query_param else frozenset()
+    configure_logging(settings.job_name, hidden_query_params=hidden)
     config = uvicorn.Config(
         create_app(settings), host=settings.host, port=settings.port, log_config=None,
         timeout_graceful_shutdown=5, server_header=False,

@@ -1,0 +1,53 @@
+"""How a run was called, as the job sees it in `state.request`, with every credential removed.
+
+`{method, path, query, headers, contentType}`: `query` and `headers` map a name to its value
+(a list when repeated); header names are lower-case. Headers that carry a credential
+(Authorization, Cookie, the API key header, signature headers) and the API key query
+parameter are left out, so a job that copies `state.request` into its output leaks nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, unquote_plus
+
+from starlette.requests import Request
+
+ALWAYS_HIDDEN = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+MASK = "***"
+
+
+def describe_request(request: Request, hidden_headers: frozenset[str],
+                     hidden_params: frozenset[str]) -> dict[str, Any]:
+    hidden = ALWAYS_HIDDEN | hidden_headers
+    headers = _grouped((name, value) for name, value in request.headers.items()
+                       if name.lower() not in hidden)
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    params = _grouped((name, value) for name, value in parse_qsl(query, keep_blank_values=True)
+                      if name not in hidden_params)
+    return {"method": request.method, "path": request.url.path, "query": params,
+            "headers": headers, "contentType": request.headers.get("content-type")}
+
+
+def _grouped(pairs: Any) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name not in result:
+            result[name] = value
+        elif isinstance(result[name], list):
+            result[name].append(value)
+        else:
+            result[name] = [result[name], value]
+    return result
+
+
+def mask_query(path: str, params: frozenset[str]) -> str:
+    """`/inbox?token=abc&x=1` → `/inbox?token=***&x=1`: for log lines."""
+    base, sep, query = path.partition("?")
+    if not sep or not params:
+        return path
+    pieces = []
+    for piece in query.split("&"):
+        name, eq, _ = piece.partition("=")
+        pieces.append(f"{name}={MASK}" if eq and unquote_plus(name) in params else piece)
+    return f"{base}?{'&'.join(pieces)}"
