@@ -60,6 +60,33 @@ ONE_POD_WITH_STORAGE = {"rule": "!has(self.storage) || !has(self.replicas) || se
                                    "ReadWriteOnce run store)"}
 
 
+# `spec.env` may not set what the operator sets (render.py, adaptor_install.py) nor what
+# changes who may call the runtime or what it reads: a spec field says each of those.
+RESERVED_ENV = (
+    "OSC_JOB", "OSC_JOB_NAME", "OSC_ADAPTOR", "OSC_TRIGGER", "OSC_CREDENTIAL", "OSC_DATA_DIR",
+    "OSC_HOST", "OSC_PORT", "OSC_RUN_TIMEOUT_SECONDS", "OSC_CONCURRENCY", "OSC_FILTER",
+    "OSC_ADAPTORS_DIR", "OSC_ADAPTOR_INSTALL", "OSC_TRIGGER_URL")
+RESERVED_ENV_PREFIXES = ("OSC_AUTH", "OSC_API_KEYS", "OSC_FLOW_TARGETS")
+RESERVED_ENV_SUFFIX = "_PATH"  # every OSC_*_PATH: the files the runtime reads
+ENV_NAME_MAX = 253
+ENV_MAX_ITEMS = 200
+_RESERVED_CEL = (
+    f"!(self.name in [{', '.join(repr(name) for name in RESERVED_ENV)}]) && "
+    + " && ".join(f"!self.name.startsWith('{prefix}')" for prefix in RESERVED_ENV_PREFIXES)
+    + f" && !(self.name.startsWith('OSC_') && self.name.endsWith('{RESERVED_ENV_SUFFIX}'))")
+NOT_RESERVED_ENV = {
+    "rule": _RESERVED_CEL,
+    "messageExpression": "self.name + ' is set by the osc operator or changes the "
+                         "runtime security: use the OpenFnJob field for it (see the README)'",
+    "message": "a variable the osc operator sets or that changes the runtime's security"}
+
+
+def reserved_env(name: str) -> bool:
+    """Whether `spec.env` may not set `name` (the same test as the CRD's rule)."""
+    return (name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES)
+            or (name.startswith("OSC_") and name.endswith(RESERVED_ENV_SUFFIX)))
+
+
 def exactly_one_of(*fields: str) -> dict[str, str]:
     """A CEL rule (x-kubernetes-validations) that exactly one of `fields` is set."""
     checks = ", ".join(f"has(self.{field})" for field in fields)
@@ -102,15 +129,36 @@ class Credential(Model):
         "It is mounted read-only as a file, never passed as an environment value.")
 
 
+NO_KEY_WHEN_OPEN = {"rule": "!has(self.allowUnauthenticated) || !self.allowUnauthenticated "
+                            "|| !has(self.authSecretRef)",
+                    "message": "allowUnauthenticated takes no authSecretRef (no key is checked)"}
+
+
 class WebhookTrigger(Model):
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [NO_KEY_WHEN_OPEN]})
+
     auth_secret_ref: KeyRef | None = Field(
         None, description="A key of your own Secret holding the inbox API key. Without it the "
         "operator generates a random key in the Secret `<name>-inbox` (key `api-key`).")
+    allow_unauthenticated: bool | None = Field(
+        None, description="Accept POSTs without any authentication (OSC_AUTH=none): anyone who "
+        "can reach the Service can start runs. Only with `true` here, never by default; no "
+        "inbox key is made or mounted then.")
     filter: dict[str, Any] | None = Field(
         None, description="Message filter: JSON path (`data.status`, `$.a.b`, `items[0].id`) → "
         "expected JSON value. Only bodies matching every entry start a run; others are "
         "answered 200 `{\"matched\": false}`.",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+
+    @model_validator(mode="after")
+    def _no_key_when_open(self) -> WebhookTrigger:
+        if self.allow_unauthenticated and self.auth_secret_ref is not None:
+            raise ValueError(NO_KEY_WHEN_OPEN["message"])
+        return self
+
+    @property
+    def authenticated(self) -> bool:
+        return not self.allow_unauthenticated
 
 
 class ConcurrencyPolicy(StrEnum):
@@ -223,12 +271,39 @@ def _is_registry_url(url: str) -> bool:
     return True
 
 
+# What a reserved variable is asked for with instead.
+ENV_FIELDS = {"OSC_AUTH": "spec.trigger.webhook.allowUnauthenticated",
+              "OSC_API_KEYS": "spec.trigger.webhook.authSecretRef",
+              "OSC_CREDENTIAL": "spec.credential", "OSC_FILTER": "spec.trigger.webhook.filter",
+              "OSC_RUN_TIMEOUT_SECONDS": "spec.runTimeoutSeconds",
+              "OSC_CONCURRENCY": "spec.concurrency", "OSC_JOB": "spec.job or spec.jobFrom",
+              "OSC_ADAPTOR": "spec.adaptor", "OSC_FLOW_TARGETS": "a flow trigger on the other job",
+              "OSC_NPMRC": "spec.adaptorInstall.npmrcSecretRef",
+              "OSC_JOB_NAME": "metadata.name"}
+
+
 class EnvVar(Model):
-    name: str = Field(description="Environment variable name.", pattern=ENV_NAME)
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [NOT_RESERVED_ENV]})
+
+    name: str = Field(description="Environment variable name. Not one the operator sets or "
+                      "that changes the runtime's security (OSC_AUTH, OSC_API_KEYS*, "
+                      "OSC_*_PATH, OSC_FLOW_TARGETS*, OSC_DATA_DIR, OSC_PORT, …): each has a "
+                      "field of its own.", pattern=ENV_NAME, max_length=ENV_NAME_MAX)
     value: str | None = Field(None, description="Its value.")
     value_from: dict[str, Any] | None = Field(
         None, description="A source for the value (as in a Pod's env[].valueFrom).",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if reserved_env(name):
+            instead = ENV_FIELDS.get(name) or ENV_FIELDS.get(name.removesuffix("_PATH")) or next(
+                (field for prefix, field in ENV_FIELDS.items() if name.startswith(prefix)), None)
+            use = f"use {instead}" if instead else "the operator sets it"
+            raise ValueError(f"{name} may not be set here: it is set by the osc operator or "
+                             f"changes the runtime's security ({use})")
+        return name
 
 
 class Resources(Model):
@@ -285,7 +360,8 @@ class OpenFnJobSpec(Model):
                               description="Runtime image; defaults to the operator's.")
     replicas: int = Field(1, ge=0, le=100, description="Number of runtime pods.")
     resources: Resources | None = Field(None, description="CPU/memory of the runtime container.")
-    env: list[EnvVar] | None = Field(None, description="Extra environment of the runtime.")
+    env: list[EnvVar] | None = Field(None, description="Extra environment of the runtime.",
+                                     max_length=ENV_MAX_ITEMS)
     run_timeout_seconds: int | None = Field(None, ge=1, description="Stop a run after this.")
     concurrency: int | None = Field(None, ge=1, le=256, description="Runs at once per pod.")
     storage: Storage | None = Field(

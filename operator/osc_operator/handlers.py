@@ -163,9 +163,12 @@ def _report(memo: kopf.Memo, body: dict[str, Any], status: str, reason: str, mes
     if reason == "InvalidSpec":
         new_status.update(url=None, inboxSecret=None)
     else:
-        auth = (trigger.get("webhook") or {}).get("authSecretRef")
+        webhook = trigger.get("webhook") or {}
+        auth = webhook.get("authSecretRef")
         new_status["url"] = render.inbox_url(meta["name"], meta["namespace"])
-        new_status["inboxSecret"] = auth["name"] if auth else render.inbox_secret_name(meta["name"])
+        new_status["inboxSecret"] = (None if webhook.get("allowUnauthenticated") is True
+                                     else auth["name"] if auth
+                                     else render.inbox_secret_name(meta["name"]))
     old = next((c for c in previous or [] if c.get("type") == "Ready"), None)
     if failed and not (old and (old.get("reason"), old.get("message")) == (reason, message)):
         kopf.warn(body, reason=reason, message=message)

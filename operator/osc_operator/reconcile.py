@@ -91,13 +91,9 @@ def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str,
             _apply(client, body, child, outcome, fresh)
     checksums = read_checksums(client, name, namespace, spec, api_key)
     targets = graph.targets_of(namespace, name)
-    if targets:
-        keys = {t.name: kube.read_key(client, "Secret", namespace, t.secret, t.key) or ""
-                for t in targets}
-        checksums.extra["flow"] = flow.wiring_checksum(namespace, targets, keys)
+    _sync_flow(client, body, targets, outcome, fresh)
     deployment = render.render_deployment(name, namespace, spec, image=default_image,
                                           checksums=checksums)
-    flow.wire(deployment, namespace, targets)
     _sync_claim(client, body, render.render_pvc(name, namespace, spec), outcome, fresh)
     live = _apply(client, body, deployment, outcome, fresh)
     outcome.flow_targets = [target.name for target in targets]
@@ -128,6 +124,21 @@ def _apply(client: kube.Kube, owner: dict[str, Any], child: dict[str, Any],
     return live
 
 
+def _sync_flow(client: kube.Kube, owner: dict[str, Any], targets: list[flow.FlowTarget],
+               outcome: Outcome, fresh: bool) -> None:
+    """The upstream's `<name>-flow` ConfigMap and `<name>-flow-keys` Secret (flow.py), written
+    once it has downstreams and kept (emptied) after the last one goes."""
+    name, namespace = owner["metadata"]["name"], owner["metadata"]["namespace"]
+    configmap = flow.render_targets(name, namespace, targets)
+    if not targets and (fresh or client.get(kube.path_of(configmap)) is None):
+        return  # never had a downstream: nothing to write
+    keys = {target.name: key for target in targets
+            if (key := kube.read_key(client, "Secret", namespace, target.secret, target.key))}
+    # The keys first: a target whose key file is not there yet is retried by the runtime.
+    _apply(client, owner, flow.render_keys(name, namespace, keys), outcome, fresh)
+    _apply(client, owner, configmap, outcome, fresh)
+
+
 def _sync_claim(client: kube.Kube, owner: dict[str, Any], claim: dict[str, Any] | None,
                 outcome: Outcome, fresh: bool) -> None:
     """The run store's claim: created, or grown; never shrunk, never deleted here (the
@@ -142,24 +153,29 @@ def _sync_claim(client: kube.Kube, owner: dict[str, Any], claim: dict[str, Any] 
 
 def _ensure_inbox_secret(client: kube.Kube, owner: dict[str, Any], name: str, namespace: str,
                          spec: OpenFnJobSpec, outcome: Outcome, fresh: bool) -> str | None:
-    """Create `<name>-inbox` with a random key once; never regenerate an existing key."""
+    """Create `<name>-inbox` with a random key once; never regenerate an existing key, and
+    never adopt one this job did not make (its key would be someone else's choice)."""
     secret_name, key = render.inbox_key_ref(name, spec)
-    if secret_name != render.inbox_secret_name(name):
-        return None  # the user brings the key in their own Secret
-    existing = None if fresh else kube.read_key(client, "Secret", namespace, secret_name, key)
-    if existing:
-        return existing
+    if secret_name != render.inbox_secret_name(name) or not render.inbox_authenticated(spec):
+        return None  # the user brings the key in their own Secret, or asked for none
     api_key = secrets.token_urlsafe(32)
     secret = render.render_inbox_secret(name, namespace, api_key)
     kopf.adopt(secret, owner=owner)
+    existing = None if fresh else client.get(kube.path_of(secret))
+    if existing is None:
+        try:
+            client.request("POST", kube.path_of(secret, collection=True), secret)
+            outcome.changes.append(f"Secret {secret_name} created")
+            return api_key
+        except kube.KubeError as error:
+            if error.status != 409:  # 409: it exists (made concurrently, or by someone else)
+                raise
+        existing = client.get(kube.path_of(secret)) or {}
     try:
-        client.request("POST", kube.path_of(secret, collection=True), secret)
-        outcome.changes.append(f"Secret {secret_name} created")
-        return api_key
+        kube.refuse_foreign(existing, secret)
     except kube.KubeError as error:
-        if error.status != 409:  # 409: it exists (a concurrent reconcile made it): keep its key
-            raise
-    return kube.read_key(client, "Secret", namespace, secret_name, key)
+        raise ChildFailed(f"Secret {secret_name}: {error}", outcome.changes) from None
+    return kube.secret_value(existing, key)
 
 
 def read_checksums(client: kube.Kube, name: str, namespace: str, spec: OpenFnJobSpec,
@@ -175,12 +191,12 @@ def read_checksums(client: kube.Kube, name: str, namespace: str, spec: OpenFnJob
         ref = spec.credential.secret_ref
         credential = _require(client, "Secret", namespace, ref.name, ref.key,
                               "CredentialNotFound")
-    if api_key is None:
+    if api_key is None and render.inbox_authenticated(spec):
         secret_name, key = render.inbox_key_ref(name, spec)
         api_key = _require(client, "Secret", namespace, secret_name, key, "CredentialNotFound")
     return render.Checksums(job=render.checksum(job),
                             credential=None if credential is None else render.checksum(credential),
-                            api_key=render.checksum(api_key),
+                            api_key=None if api_key is None else render.checksum(api_key),
                             npmrc=_npmrc_checksum(client, namespace, spec))
 
 

@@ -24,6 +24,7 @@ JOB_DIR, JOB_FILE = "/etc/osc/job", "job.js"
 CREDENTIAL_DIR, CREDENTIAL_FILE = "/etc/osc/credential", "credential.json"
 INBOX_DIR, INBOX_FILE = "/etc/osc/inbox", "api-key"
 DATA_DIR = "/var/lib/osc"
+FLOW_DIR, FLOW_TARGETS_FILE = "/etc/osc/flow", "targets.json"  # written for it: see flow.py
 READ_ONLY_FILE_MODE = 0o400
 ANNOTATION_PREFIX = "osc.openfn.org"
 
@@ -80,6 +81,29 @@ def inbox_key_ref(name: str, spec: OpenFnJobSpec) -> tuple[str, str]:
     if webhook and webhook.auth_secret_ref:
         return webhook.auth_secret_ref.name, webhook.auth_secret_ref.key
     return inbox_secret_name(name), INBOX_FILE
+
+
+def inbox_authenticated(spec: OpenFnJobSpec) -> bool:
+    """False only for a webhook that asks for no authentication by name."""
+    webhook = spec.trigger.webhook
+    return webhook is None or webhook.authenticated
+
+
+def flow_configmap_name(name: str) -> str:
+    return f"{name}-flow"
+
+
+def flow_keys_secret_name(name: str) -> str:
+    return f"{name}-flow-keys"
+
+
+def flow_volume(name: str) -> dict[str, Any]:
+    """Where the runtime finds the jobs that run after it: the same volume whether or not
+    there are any, so a downstream job never changes this job's pod template (flow.py)."""
+    return {"name": "flow", "projected": {"defaultMode": READ_ONLY_FILE_MODE, "sources": [
+        {"configMap": {"name": flow_configmap_name(name), "optional": True,
+                       "items": [{"key": FLOW_TARGETS_FILE, "path": FLOW_TARGETS_FILE}]}},
+        {"secret": {"name": flow_keys_secret_name(name), "optional": True}}]}}
 
 
 def data_claim_name(name: str) -> str:
@@ -196,7 +220,10 @@ def runtime_env(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
     env = {"OSC_JOB_NAME": name, "OSC_JOB_PATH": f"{JOB_DIR}/{JOB_FILE}",
            "OSC_ADAPTOR": spec.adaptor, "OSC_TRIGGER": spec.trigger.kind,
            "OSC_API_KEYS_PATH": f"{INBOX_DIR}/{INBOX_FILE}", "OSC_DATA_DIR": DATA_DIR,
-           "OSC_PORT": str(PORT)}
+           "OSC_PORT": str(PORT), "OSC_FLOW_TARGETS_PATH": f"{FLOW_DIR}/{FLOW_TARGETS_FILE}"}
+    if not inbox_authenticated(spec):
+        del env["OSC_API_KEYS_PATH"]
+        env["OSC_AUTH"] = "none"  # asked for by name: spec.trigger.webhook.allowUnauthenticated
     if spec.credential is not None:
         env["OSC_CREDENTIAL_PATH"] = f"{CREDENTIAL_DIR}/{CREDENTIAL_FILE}"
     if spec.run_timeout_seconds is not None:
@@ -214,9 +241,12 @@ def _volume_mounts(spec: OpenFnJobSpec) -> list[dict[str, Any]]:
     mounts = [{"name": "job", "mountPath": JOB_DIR, "readOnly": True},
               {"name": "inbox", "mountPath": INBOX_DIR, "readOnly": True},
               {"name": "data", "mountPath": DATA_DIR},
-              {"name": "tmp", "mountPath": "/tmp"}]
+              {"name": "tmp", "mountPath": "/tmp"},
+              {"name": "flow", "mountPath": FLOW_DIR, "readOnly": True}]
     if spec.credential is not None:
         mounts.insert(1, {"name": "credential", "mountPath": CREDENTIAL_DIR, "readOnly": True})
+    if not inbox_authenticated(spec):
+        mounts = [mount for mount in mounts if mount["name"] != "inbox"]
     return mounts
 
 
@@ -226,11 +256,14 @@ def _volumes(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
     volumes = [{"name": "job", "configMap": _job_source(name, spec)},
                {"name": "inbox", "secret": secret_file(inbox_secret, inbox_key, INBOX_FILE)},
                {"name": "data", **_data_source(name, spec)},
-               {"name": "tmp", "emptyDir": {}}]
+               {"name": "tmp", "emptyDir": {}},
+               flow_volume(name)]
     if spec.credential is not None:
         ref = spec.credential.secret_ref
         volumes.insert(1, {"name": "credential",
                            "secret": secret_file(ref.name, ref.key, CREDENTIAL_FILE)})
+    if not inbox_authenticated(spec):
+        volumes = [volume for volume in volumes if volume["name"] != "inbox"]
     return volumes
 
 

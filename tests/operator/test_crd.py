@@ -41,7 +41,24 @@ def _one_pod_with_storage(spec: dict[str, Any]) -> bool:
     return "storage" not in spec or "replicas" not in spec or spec["replicas"] <= 1
 
 
+def _env_allowed(var: dict[str, Any]) -> bool:
+    name = var["name"]
+    operator_sets = {"OSC_JOB", "OSC_JOB_NAME", "OSC_ADAPTOR", "OSC_TRIGGER", "OSC_CREDENTIAL",
+                     "OSC_DATA_DIR", "OSC_HOST", "OSC_PORT", "OSC_RUN_TIMEOUT_SECONDS",
+                     "OSC_CONCURRENCY", "OSC_FILTER", "OSC_ADAPTORS_DIR", "OSC_ADAPTOR_INSTALL",
+                     "OSC_TRIGGER_URL"}
+    security = ("OSC_AUTH", "OSC_API_KEYS", "OSC_FLOW_TARGETS")
+    return (name not in operator_sets and not name.startswith(security)
+            and not (name.startswith("OSC_") and name.endswith("_PATH")))
+
+
+def _no_key_when_open(webhook: dict[str, Any]) -> bool:
+    return not (webhook.get("allowUnauthenticated") and "authSecretRef" in webhook)
+
+
 KNOWN_RULES = {  # CEL rule → its Python equivalent
+    api.NOT_RESERVED_ENV["rule"]: _env_allowed,
+    api.NO_KEY_WHEN_OPEN["rule"]: _no_key_when_open,
     "self != 'Local'": lambda value: value != "Local",
     api.NO_SELF_FLOW["rule"]: _no_self_flow,
     api.ONE_POD_WITH_STORAGE["rule"]: _one_pod_with_storage,
@@ -61,6 +78,9 @@ def rule_violations(node: dict[str, Any], value: Any, where: str = "") -> list[s
     found = [f"{where or '<root>'}: {rule['message']}"
              for rule in node.get("x-kubernetes-validations", [])
              if not cel(rule["rule"], value)]
+    if isinstance(value, list) and "items" in node:
+        for index, item in enumerate(value):
+            found += rule_violations(node["items"], item, f"{where}[{index}]")
     if not isinstance(value, dict):
         return found
     for name, child in node.get("properties", {}).items():
@@ -195,6 +215,15 @@ INVALID = {
     "storage without size": (with_spec(storage={}), "'size' is a required"),
     "two pods with storage": (with_spec(storage={"size": "1Gi"}, replicas=2),
                               "replicas must be 0 or 1 with storage"),
+    **{f"env {name}": (with_spec(env=[{"name": "HTTP_PROXY", "value": "x"},
+                                      {"name": name, "value": "none"}]),
+                       "a variable the osc operator sets or that changes the runtime's security")
+       for name in ("OSC_AUTH", "OSC_API_KEYS", "OSC_API_KEYS_PATH", "OSC_CREDENTIAL_PATH",
+                    "OSC_NPMRC_PATH", "OSC_FLOW_TARGETS", "OSC_FLOW_TARGETS_PATH",
+                    "OSC_DATA_DIR", "OSC_PORT", "OSC_HOST", "OSC_ADAPTOR_INSTALL", "OSC_JOB")},
+    "no authentication and a key": (with_spec(trigger={"webhook": {
+        "allowUnauthenticated": True, "authSecretRef": {"name": "a", "key": "b"}}}),
+        "allowUnauthenticated takes no authSecretRef"),
 }
 
 
@@ -218,6 +247,12 @@ def test_invalid_jobs_are_rejected(name: str) -> None:
     {"storage": {"size": "1.5G", "storageClassName": "fast-ssd"}, "replicas": 1},
     {"storage": {"size": "512Mi"}, "replicas": 0},
     {"replicas": 3},
+    {"env": [{"name": "OSC_LOG_JOB_OUTPUT", "value": "true"},
+             {"name": "OSC_NPM_REGISTRY", "value": "https://npm.example.com/"},
+             {"name": "OSC_FLOW_RETRY_BACKOFF_SECONDS", "value": "2"}]},
+    {"trigger": {"webhook": {"allowUnauthenticated": True}}},
+    {"trigger": {"webhook": {"allowUnauthenticated": False,
+                             "authSecretRef": {"name": "a", "key": "b"}}}},
 ])
 def test_valid_variants_are_accepted(spec: dict[str, Any]) -> None:
     assert problems(with_spec(**spec)) == []

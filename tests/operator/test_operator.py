@@ -230,11 +230,12 @@ def test_kubectl_apply_of_the_examples(kube_emulator: RunningEmulator,  # noqa: 
         container = get(kube_emulator, f"{DEPLOYMENTS}/fetch-orders")["spec"]["template"][
             "spec"]["containers"][0]
         return {var["name"]: var.get("value") for var in container["env"]}
-    env = wait_for(lambda: "OSC_FLOW_TARGETS" in fetch_env() and fetch_env(), "the flow wiring")
-    assert json.loads(env["OSC_FLOW_TARGETS"]) == [{
+    targets = wait_for(lambda: get(kube_emulator, f"{CORE}/configmaps/fetch-orders-flow"),
+                       "the flow wiring")["data"]["targets.json"]
+    assert json.loads(targets) == [{
         "name": "load-orders", "on": "success", "url": "http://load-orders.default.svc/inbox",
-        "key_path": "/etc/osc/flow/load-orders/api-key"}]
-    assert json.loads(env["OSC_FILTER"]) == {"source": "shop"}
+        "key_path": "/etc/osc/flow/load-orders"}]
+    assert json.loads(fetch_env()["OSC_FILTER"]) == {"source": "shop"}
 
 
 def test_operator_health_and_json_logs_without_secrets(
