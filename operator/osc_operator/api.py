@@ -55,7 +55,9 @@ QUANTITY_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 1
 SIZE_PATTERN = (r"^([1-9][0-9]*(\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)"
                 r"(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 # SQLite on a ReadWriteOnce volume: one pod may open the run store, never two.
-ONE_POD_WITH_STORAGE = {"rule": "!has(self.storage) || !has(self.replicas) || self.replicas <= 1",
+ONE_POD_WITH_STORAGE = {"rule": "!has(self.storage) || (has(self.storage.ephemeral) && "
+                                "self.storage.ephemeral) || !has(self.replicas) || "
+                                "self.replicas <= 1",
                         "message": "replicas must be 0 or 1 with storage (one pod owns the "
                                    "ReadWriteOnce run store)"}
 
@@ -322,23 +324,45 @@ def quantity_bytes(quantity: str) -> int | None:
     return int(whole) * unit + int(fraction or "0") * unit // 10 ** len(fraction)
 
 
+DEFAULT_STORAGE_SIZE = "1Gi"
+EPHEMERAL_ALONE = {"rule": "!has(self.ephemeral) || !self.ephemeral || "
+                           "(!has(self.size) && !has(self.storageClassName))",
+                   "message": "ephemeral takes no size or storageClassName (no claim is made)"}
+
+
 class Storage(Model):
-    size: str = Field(
-        description="Size of the PersistentVolumeClaim `<name>-data` holding the run store "
-        "(queued runs and run history), e.g. `1Gi`. It can grow (if the storage class allows "
-        "expansion) but never shrink: a smaller size keeps the current one.",
-        max_length=64, json_schema_extra={"pattern": SIZE_PATTERN})
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [EPHEMERAL_ALONE]})
+
+    size: str | None = Field(
+        None, description="Size of the PersistentVolumeClaim `<name>-data` holding the run "
+        f"store (queued runs and run history), e.g. `1Gi`; {DEFAULT_STORAGE_SIZE} without it. "
+        "It can grow (if the storage class allows expansion) but never shrink: a smaller size "
+        "keeps the current one.", max_length=64, json_schema_extra={"pattern": SIZE_PATTERN})
     storage_class_name: str | None = Field(
         None, description="StorageClass of the claim; the cluster's default without it.",
         min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)
+    ephemeral: bool | None = Field(
+        None, description="`true`: keep the run store in an emptyDir on purpose (no claim): "
+        "queued runs and history are lost whenever the pod is replaced (rollout, drain, "
+        "eviction). The job reports Durable=False.")
 
     @field_validator("size")
     @classmethod
-    def _positive_size(cls, size: str) -> str:
-        if not quantity_bytes(size):
+    def _positive_size(cls, size: str | None) -> str | None:
+        if size is not None and not quantity_bytes(size):
             raise ValueError(f"{size!r} is not a storage size: use a positive quantity such "
                              "as `512Mi` or `1Gi`")
         return size
+
+    @model_validator(mode="after")
+    def _ephemeral_alone(self) -> Storage:
+        if self.ephemeral and (self.size is not None or self.storage_class_name is not None):
+            raise ValueError(EPHEMERAL_ALONE["message"])
+        return self
+
+    @property
+    def claim_size(self) -> str:
+        return self.size or DEFAULT_STORAGE_SIZE
 
 
 class OpenFnJobSpec(Model):
@@ -365,16 +389,18 @@ class OpenFnJobSpec(Model):
     run_timeout_seconds: int | None = Field(None, ge=1, description="Stop a run after this.")
     concurrency: int | None = Field(None, ge=1, le=256, description="Runs at once per pod.")
     storage: Storage | None = Field(
-        None, description="Keep the run store on a PersistentVolumeClaim `<name>-data` "
-        "(ReadWriteOnce), so queued runs and run history survive pod replacement (rollouts, "
-        "drains, evictions). Without it they live in an emptyDir and survive only container "
-        "restarts. With it replicas is at most 1 and pods are replaced with strategy Recreate. "
+        None, description="Where the run store lives. By default (and with a size or class "
+        "here) on a PersistentVolumeClaim `<name>-data` (ReadWriteOnce), so queued runs and "
+        "run history survive pod replacement (rollouts, drains, evictions): replicas is at most "
+        "1 and pods are replaced with strategy Recreate. Without spec.storage the claim is made "
+        f"({DEFAULT_STORAGE_SIZE}) when the cluster has a default StorageClass; otherwise, with "
+        "replicas above 1, or with `ephemeral: true`, the store is an emptyDir (Durable=False). "
         "The claim belongs to the OpenFnJob: deleting the job deletes its data.")
 
     @model_validator(mode="after")
     def _one_job(self) -> OpenFnJobSpec:
         _set_exactly_one(self, "job", "jobFrom")
-        if self.storage is not None and self.replicas > 1:
+        if self.storage is not None and not self.storage.ephemeral and self.replicas > 1:
             raise ValueError(ONE_POD_WITH_STORAGE["message"])
         return self
 

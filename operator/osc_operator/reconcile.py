@@ -50,6 +50,7 @@ class Outcome:
     changes: list[str] = field(default_factory=list)  # e.g. "Deployment demo created"
     flow_targets: list[str] = field(default_factory=list)  # jobs that run after this one
     warnings: list[str] = field(default_factory=list)  # spec parts kept back, e.g. a PVC shrink
+    durable: tuple[bool, str, str] | None = None  # the Durable condition: status, reason, text
 
 
 def validate(name: str, spec: dict[str, Any]) -> OpenFnJobSpec:
@@ -92,9 +93,15 @@ def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str,
     checksums = read_checksums(client, name, namespace, spec, api_key)
     targets = graph.targets_of(namespace, name)
     _sync_flow(client, body, targets, outcome, fresh)
-    deployment = render.render_deployment(name, namespace, spec, image=default_image,
+    live_claim = _live_claim(client, name, namespace, spec, fresh)
+    placement = storage.place(spec, live_claim is not None,
+                              lambda: storage.default_class(client))
+    outcome.durable = (placement.durable, placement.reason,
+                       placement.message.replace("<name>", name))
+    deployment = render.render_deployment(name, namespace, placement.spec, image=default_image,
                                           checksums=checksums)
-    _sync_claim(client, body, render.render_pvc(name, namespace, spec), outcome, fresh)
+    _sync_claim(client, body, render.render_pvc(name, namespace, placement.spec), live_claim,
+                outcome, fresh)
     live = _apply(client, body, deployment, outcome, fresh)
     outcome.flow_targets = [target.name for target in targets]
     _sync_cronjob(client, body, name, namespace, spec, default_image, outcome, fresh)
@@ -139,16 +146,27 @@ def _sync_flow(client: kube.Kube, owner: dict[str, Any], targets: list[flow.Flow
     _apply(client, owner, configmap, outcome, fresh)
 
 
+def _live_claim(client: kube.Kube, name: str, namespace: str, spec: OpenFnJobSpec,
+                fresh: bool) -> dict[str, Any] | None:
+    """The job's claim as it is, where it can matter: to grow it, or to keep using it."""
+    if fresh or (spec.storage is not None and spec.storage.ephemeral):
+        return None
+    if spec.storage is None and spec.replicas > 1:
+        return None  # an emptyDir per pod whatever exists
+    path = kube.object_path("v1", "persistentvolumeclaims", namespace,
+                            render.data_claim_name(name))
+    return client.get(path)
+
+
 def _sync_claim(client: kube.Kube, owner: dict[str, Any], claim: dict[str, Any] | None,
-                outcome: Outcome, fresh: bool) -> None:
+                live: dict[str, Any] | None, outcome: Outcome, fresh: bool) -> None:
     """The run store's claim: created, or grown; never shrunk, never deleted here (the
     OpenFnJob's deletion takes it through its ownerReference)."""
     if claim is None:
         return
-    live = None if fresh else client.get(kube.path_of(claim))
     claim, warnings = storage.reconcile_claim(claim, live)
     outcome.warnings += warnings
-    _apply(client, owner, claim, outcome, fresh)
+    _apply(client, owner, claim, outcome, fresh or live is None)
 
 
 def _ensure_inbox_secret(client: kube.Kube, owner: dict[str, Any], name: str, namespace: str,

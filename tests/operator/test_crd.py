@@ -38,7 +38,12 @@ def _no_self_flow(job: dict[str, Any]) -> bool:
 
 
 def _one_pod_with_storage(spec: dict[str, Any]) -> bool:
-    return "storage" not in spec or "replicas" not in spec or spec["replicas"] <= 1
+    return ("storage" not in spec or spec["storage"].get("ephemeral") is True
+            or "replicas" not in spec or spec["replicas"] <= 1)
+
+
+def _ephemeral_alone(storage: dict[str, Any]) -> bool:
+    return not storage.get("ephemeral") or not ({"size", "storageClassName"} & set(storage))
 
 
 def _env_allowed(var: dict[str, Any]) -> bool:
@@ -59,6 +64,7 @@ def _no_key_when_open(webhook: dict[str, Any]) -> bool:
 KNOWN_RULES = {  # CEL rule → its Python equivalent
     api.NOT_RESERVED_ENV["rule"]: _env_allowed,
     api.NO_KEY_WHEN_OPEN["rule"]: _no_key_when_open,
+    api.EPHEMERAL_ALONE["rule"]: _ephemeral_alone,
     "self != 'Local'": lambda value: value != "Local",
     api.NO_SELF_FLOW["rule"]: _no_self_flow,
     api.ONE_POD_WITH_STORAGE["rule"]: _one_pod_with_storage,
@@ -212,7 +218,10 @@ INVALID = {
                                    "'key' is a required"),
     **{f"storage size {size!r}": (with_spec(storage={"size": size}), "does not match")
        for size in ("0", "0Gi", "-1Gi", "1GB", "1e9", "lots")},
-    "storage without size": (with_spec(storage={}), "'size' is a required"),
+    "ephemeral with a size": (with_spec(storage={"ephemeral": True, "size": "1Gi"}),
+                              "ephemeral takes no size or storageClassName"),
+    "ephemeral with a class": (with_spec(storage={"ephemeral": True, "storageClassName": "x"}),
+                               "ephemeral takes no size or storageClassName"),
     "two pods with storage": (with_spec(storage={"size": "1Gi"}, replicas=2),
                               "replicas must be 0 or 1 with storage"),
     **{f"env {name}": (with_spec(env=[{"name": "HTTP_PROXY", "value": "x"},
@@ -246,6 +255,9 @@ def test_invalid_jobs_are_rejected(name: str) -> None:
     {"storage": {"size": "1Gi"}},
     {"storage": {"size": "1.5G", "storageClassName": "fast-ssd"}, "replicas": 1},
     {"storage": {"size": "512Mi"}, "replicas": 0},
+    {"storage": {}},
+    {"storage": {"storageClassName": "fast-ssd"}},
+    {"storage": {"ephemeral": True}, "replicas": 3},
     {"replicas": 3},
     {"env": [{"name": "OSC_LOG_JOB_OUTPUT", "value": "true"},
              {"name": "OSC_NPM_REGISTRY", "value": "https://npm.example.com/"},

@@ -84,3 +84,52 @@ def test_a_pre_seeded_inbox_secret_is_never_adopted(
     assert "ownerReferences" not in get(kube_emulator, f"{CORE}/secrets/victim-inbox")["metadata"]
     assert any(e["reason"] == "ChildFailed" and e["type"] == "Warning"
                for e in events_for(kube_emulator, "victim"))
+
+
+STORAGE_CLASSES = "/apis/storage.k8s.io/v1/storageclasses"
+
+
+def conditions_of(kube: RunningEmulator, name: str) -> dict[str, dict]:
+    status = (get(kube, f"{JOBS}/{name}") or {}).get("status") or {}
+    return {c["type"]: c for c in status.get("conditions") or []}
+
+
+def test_without_a_default_class_the_store_is_ephemeral_and_says_so(
+        kube_emulator: RunningEmulator, operator: dict) -> None:  # noqa: F811
+    create(kube_emulator, JOBS, openfnjob("fragile"))
+    durable = wait_for(lambda: conditions_of(kube_emulator, "fragile").get("Durable"),
+                       "fragile's Durable condition")
+    assert (durable["status"], durable["reason"]) == ("False", "NoDefaultStorageClass")
+    warning = wait_for(lambda: [e for e in events_for(kube_emulator, "fragile")
+                                if e["reason"] == "NotDurable"], "a NotDurable Event")
+    assert warning[0]["type"] == "Warning"
+    assert "queued runs and run history are lost whenever the pod is replaced" in \
+        warning[0]["message"]
+    assert get(kube_emulator, f"{CORE}/persistentvolumeclaims/fragile-data") is None
+
+
+def test_with_a_default_class_a_job_without_storage_keeps_its_runs_on_a_claim(
+        kube_emulator: RunningEmulator, operator: dict) -> None:  # noqa: F811
+    create(kube_emulator, STORAGE_CLASSES, {
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "provisioner": "example.com/x",
+        "metadata": {"name": "standard", "annotations": {
+            "storageclass.kubernetes.io/is-default-class": "true"}}})
+    create(kube_emulator, JOBS, openfnjob("durable"))
+    claim = wait_for(lambda: get(kube_emulator, f"{CORE}/persistentvolumeclaims/durable-data"),
+                     "durable's claim")
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert "storageClassName" not in claim["spec"]  # the cluster's default fills it in
+    deployment = wait_for(lambda: get(kube_emulator, f"{DEPLOYMENTS}/durable"), "a Deployment")
+    # Recreate: the old pod lets go of the store before the new one opens it, so a rollout
+    # of a spec change hands every queued run over to the new pod.
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    durable = wait_for(lambda: conditions_of(kube_emulator, "durable").get("Durable"),
+                       "durable's Durable condition")
+    assert (durable["status"], durable["reason"]) == ("True", "PersistentVolumeClaim")
+
+    merge_patch(kube_emulator, f"{JOBS}/durable", {"spec": {"concurrency": 4}})
+    wait_for(lambda: env_of(get(kube_emulator, f"{DEPLOYMENTS}/durable")).get(
+        "OSC_CONCURRENCY") == "4", "the rollout of the spec change")
+    volumes = get(kube_emulator, f"{DEPLOYMENTS}/durable")["spec"]["template"]["spec"]["volumes"]
+    assert {v["name"]: v for v in volumes}["data"] == {
+        "name": "data", "persistentVolumeClaim": {"claimName": "durable-data"}}
