@@ -105,7 +105,8 @@ def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any,
                           graph: flow.FlowGraph) -> None:
     previous = (body.get("status") or {}).get("conditions")
     try:
-        outcome = reconcile(memo.kube, body, memo.settings.runtime_image, graph)
+        outcome = reconcile(memo.kube, body, memo.settings.runtime_image, graph,
+                            network_policy=memo.settings.network_policy)
     except InvalidSpec as error:
         _report(memo, body, "False", "InvalidSpec", str(error), previous, failed=True)
         raise _tagged(kopf.PermanentError(f"invalid OpenFnJob: {error}"), "InvalidSpec")

@@ -16,7 +16,7 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from osc_operator import adaptor_install, flow, kube, render, storage
+from osc_operator import adaptor_install, flow, kube, policies, render, storage
 from osc_operator.api import OpenFnJobSpec, parse_spec
 
 # A Service name is a DNS-1035 label (≤ 63); `<name>-inbox` must fit too.
@@ -73,9 +73,10 @@ def describe(error: ValidationError) -> str:
 
 
 def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str,
-              graph: flow.FlowGraph) -> Outcome:
+              graph: flow.FlowGraph, *, network_policy: bool = False) -> Outcome:
     """Bring the OpenFnJob's children in line with its spec (raises InvalidSpec,
-    MissingReference). `graph`: the flow jobs, from the operator's indexes."""
+    MissingReference). `graph`: the flow jobs, from the operator's indexes;
+    `network_policy`: give the job a NetworkPolicy admitting only its inbox port."""
     meta = body["metadata"]
     name, namespace = meta["name"], meta["namespace"]
     spec = validate(name, body.get("spec") or {})
@@ -103,6 +104,10 @@ def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str,
     _sync_claim(client, body, render.render_pvc(name, namespace, placement.spec), live_claim,
                 outcome, fresh)
     live = _apply(client, body, deployment, outcome, fresh)
+    if network_policy:
+        _apply(client, body, policies.render_network_policy(name, namespace), outcome, fresh)
+    _sync_optional(client, body, policies.render_disruption_budget(name, namespace, spec),
+                   ("policy/v1", "poddisruptionbudgets"), outcome, fresh)
     outcome.flow_targets = [target.name for target in targets]
     _sync_cronjob(client, body, name, namespace, spec, default_image, outcome, fresh)
     outcome.available = kube.deployment_available(live)
@@ -241,16 +246,25 @@ def _require(client: kube.Kube, kind: str, namespace: str, name: str, key: str,
 
 def _sync_cronjob(client: kube.Kube, owner: dict[str, Any], name: str, namespace: str,
                   spec: OpenFnJobSpec, image: str, outcome: Outcome, fresh: bool) -> None:
-    cronjob = render.render_cronjob(name, namespace, spec, image=image)
-    if cronjob is not None:
-        _apply(client, owner, cronjob, outcome, fresh)
+    _sync_optional(client, owner, render.render_cronjob(name, namespace, spec, image=image),
+                   ("batch/v1", "cronjobs"), outcome, fresh)
+
+
+def _sync_optional(client: kube.Kube, owner: dict[str, Any], child: dict[str, Any] | None,
+                   kind: tuple[str, str], outcome: Outcome, fresh: bool) -> None:
+    """A child only some specs have (CronJob, PodDisruptionBudget): applied, or deleted when
+    the spec no longer asks for it."""
+    if child is not None:
+        _apply(client, owner, child, outcome, fresh)
         return
     if owner["metadata"].get("generation") == 1:
-        return  # a spec never changed since it was created never asked for a CronJob
-    live = client.get(kube.object_path("batch/v1", "cronjobs", namespace, name))
-    if live and _owned_by(live, owner):  # the trigger is no longer cron
-        kube.delete(client, "batch/v1", "cronjobs", namespace, name)
-        outcome.changes.append(f"CronJob {name} deleted")
+        return  # a spec never changed since it was created never asked for it
+    meta = owner["metadata"]
+    api_version, plural = kind
+    live = client.get(kube.object_path(api_version, plural, meta["namespace"], meta["name"]))
+    if live and _owned_by(live, owner):
+        kube.delete(client, api_version, plural, meta["namespace"], meta["name"])
+        outcome.changes.append(f"{live.get('kind', plural)} {meta['name']} deleted")
 
 
 def _owned_by(obj: dict[str, Any], owner: dict[str, Any]) -> bool:

@@ -6,14 +6,22 @@ against the emulator.
   Deployment. (The emulator runs no admission, so the CRD's own rule is tested in test_crd.py.)
 - No authentication at all only by name: `trigger.webhook.allowUnauthenticated: true`.
 - A Secret `<name>-inbox` someone else made is never adopted as the job's inbox key.
+- The store is durable by default where the cluster allows (a default StorageClass), and a
+  job says so when it is not (Durable=False, a NotDurable Event).
+- With OSC_OPERATOR_NETWORK_POLICY (the chart's `jobNetworkPolicy.enabled`) every job gets a
+  NetworkPolicy admitting only its inbox port; several replicas get a PodDisruptionBudget.
 """
 
 from __future__ import annotations
 
 from tests.operator.emulator import RunningEmulator, kube_emulator  # noqa: F401 (fixture)
-from tests.operator.harness import (CORE, DEPLOYMENTS, JOBS, create, events_for, get,
+from tests.operator.harness import (CORE, DEPLOYMENTS, JOBS, NS, create, events_for, get,
                                     merge_patch, openfnjob, operator, ready,  # noqa: F401
                                     wait_for)
+
+OPERATOR_ENV = {"OSC_OPERATOR_NETWORK_POLICY": "true"}
+POLICIES = f"/apis/networking.k8s.io/v1/namespaces/{NS}/networkpolicies"
+BUDGETS = f"/apis/policy/v1/namespaces/{NS}/poddisruptionbudgets"
 
 
 def env_of(deployment: dict) -> dict[str, str | None]:
@@ -133,3 +141,27 @@ def test_with_a_default_class_a_job_without_storage_keeps_its_runs_on_a_claim(
     volumes = get(kube_emulator, f"{DEPLOYMENTS}/durable")["spec"]["template"]["spec"]["volumes"]
     assert {v["name"]: v for v in volumes}["data"] == {
         "name": "data", "persistentVolumeClaim": {"claimName": "durable-data"}}
+
+
+def test_every_job_gets_a_network_policy_admitting_only_its_inbox_port(
+        kube_emulator: RunningEmulator, operator: dict) -> None:  # noqa: F811
+    create(kube_emulator, JOBS, openfnjob("fenced"))
+    policy = wait_for(lambda: get(kube_emulator, f"{POLICIES}/fenced"), "fenced's NetworkPolicy")
+    assert policy["spec"] == {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "openfnjob",
+                                        "app.kubernetes.io/instance": "fenced"}},
+        "policyTypes": ["Ingress"], "ingress": [{"ports": [{"port": 8080, "protocol": "TCP"}]}]}
+    assert [ref["name"] for ref in policy["metadata"]["ownerReferences"]] == ["fenced"]
+
+
+def test_several_replicas_get_a_disruption_budget_that_goes_with_them(
+        kube_emulator: RunningEmulator, operator: dict) -> None:  # noqa: F811
+    create(kube_emulator, JOBS, openfnjob("wide", replicas=3))
+    budget = wait_for(lambda: get(kube_emulator, f"{BUDGETS}/wide"), "wide's budget")
+    assert budget["spec"]["maxUnavailable"] == 1
+    durable = wait_for(lambda: conditions_of(kube_emulator, "wide").get("Durable"),
+                       "wide's Durable condition")
+    assert (durable["status"], durable["reason"]) == ("False", "SeveralReplicas")
+    merge_patch(kube_emulator, f"{JOBS}/wide", {"spec": {"replicas": 1}})
+    wait_for(lambda: get(kube_emulator, f"{BUDGETS}/wide") is None, "the budget to go")
+    assert get(kube_emulator, f"{BUDGETS}/fenced") is None  # one pod: never blocks a drain
