@@ -24,6 +24,7 @@ from osc_operator.bundled_adaptors import BUNDLED
 INIT_CONTAINER = "install-adaptor"
 VOLUME = "adaptors"
 ADAPTORS_DIR = "/var/lib/osc-adaptors"
+SIZE_LIMIT = "1Gi"  # an adaptor and its dependencies: a few hundred MB at most
 FAILED_REASON = "AdaptorInstallFailed"
 # spec.adaptorInstall.npmrcSecretRef: a private registry's token, for the init container only.
 NPMRC_VOLUME, NPMRC_DIR, NPMRC_FILE = "npmrc", "/etc/osc/npmrc", ".npmrc"
@@ -71,7 +72,7 @@ def add_init_container(pod_spec: dict[str, Any], adaptor: str, image: str,
     if "resources" in runtime:
         init["resources"] = runtime["resources"]
     pod_spec["initContainers"] = [init]
-    pod_spec["volumes"].append({"name": VOLUME, "emptyDir": {}})
+    pod_spec["volumes"].append({"name": VOLUME, "emptyDir": {"sizeLimit": SIZE_LIMIT}})
     if npmrc is not None:
         pod_spec["volumes"].append({"name": NPMRC_VOLUME, "secret": npmrc})
         init["volumeMounts"].append(

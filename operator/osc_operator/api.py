@@ -57,9 +57,40 @@ QUANTITY_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 1
 SIZE_PATTERN = (r"^([1-9][0-9]*(\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)"
                 r"(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 # SQLite on a ReadWriteOnce volume: one pod may open the run store, never two.
-ONE_POD_WITH_STORAGE = {"rule": "!has(self.storage) || !has(self.replicas) || self.replicas <= 1",
+ONE_POD_WITH_STORAGE = {"rule": "!has(self.storage) || (has(self.storage.ephemeral) && "
+                                "self.storage.ephemeral) || !has(self.replicas) || "
+                                "self.replicas <= 1",
                         "message": "replicas must be 0 or 1 with storage (one pod owns the "
                                    "ReadWriteOnce run store)"}
+
+
+# `spec.env` may not set what the operator sets (render.py, adaptor_install.py) nor what
+# changes who may call the runtime or what it reads: a spec field says each of those.
+RESERVED_ENV = (
+    "OSC_JOB", "OSC_JOB_NAME", "OSC_ADAPTOR", "OSC_TRIGGER", "OSC_CREDENTIAL", "OSC_DATA_DIR",
+    "OSC_HOST", "OSC_PORT", "OSC_RUN_TIMEOUT_SECONDS", "OSC_CONCURRENCY", "OSC_FILTER",
+    "OSC_ADAPTORS_DIR", "OSC_ADAPTOR_INSTALL", "OSC_TRIGGER_URL")
+# The webhook methods (spec.trigger.webhook.auth, idempotencyFrom, acceptReply) are whole prefixes.
+RESERVED_ENV_PREFIXES = ("OSC_AUTH", "OSC_API_KEY", "OSC_FLOW_TARGETS", "OSC_BASIC_AUTH",
+                         "OSC_SIGNATURE", "OSC_IDEMPOTENCY_FROM", "OSC_ACCEPT_")
+RESERVED_ENV_SUFFIX = "_PATH"  # every OSC_*_PATH: the files the runtime reads
+ENV_NAME_MAX = 253
+ENV_MAX_ITEMS = 200
+_RESERVED_CEL = (
+    f"!(self.name in [{', '.join(repr(name) for name in RESERVED_ENV)}]) && "
+    + " && ".join(f"!self.name.startsWith('{prefix}')" for prefix in RESERVED_ENV_PREFIXES)
+    + f" && !(self.name.startsWith('OSC_') && self.name.endsWith('{RESERVED_ENV_SUFFIX}'))")
+NOT_RESERVED_ENV = {
+    "rule": _RESERVED_CEL,
+    "messageExpression": "self.name + ' is set by the osc operator or changes the "
+                         "runtime security: use the OpenFnJob field for it (see the README)'",
+    "message": "a variable the osc operator sets or that changes the runtime's security"}
+
+
+def reserved_env(name: str) -> bool:
+    """Whether `spec.env` may not set `name` (the same test as the CRD's rule)."""
+    return (name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES)
+            or (name.startswith("OSC_") and name.endswith(RESERVED_ENV_SUFFIX)))
 
 
 class JobSource(Model):
@@ -73,14 +104,24 @@ class Credential(Model):
         "It is mounted read-only as a file, never passed as an environment value.")
 
 
+NO_KEY_WHEN_OPEN = {"rule": "!has(self.allowUnauthenticated) || !self.allowUnauthenticated "
+                            "|| (!has(self.authSecretRef) && !has(self.auth))",
+                    "message": "allowUnauthenticated takes no authSecretRef and no auth methods "
+                               "(nothing is checked)"}
+
+
 class WebhookTrigger(Model):
     model_config = ConfigDict(json_schema_extra={
-        "x-kubernetes-validations": [ONE_API_KEY_SECRET]})
+        "x-kubernetes-validations": [ONE_API_KEY_SECRET, NO_KEY_WHEN_OPEN]})
 
     auth_secret_ref: KeyRef | None = Field(
         None, description="A key of your own Secret holding the inbox API key. Without it the "
         "operator generates a random key in the Secret `<name>-inbox` (key `api-key`). "
         "The same as auth.apiKey.secretRef.")
+    allow_unauthenticated: bool | None = Field(
+        None, description="Accept POSTs without any authentication (OSC_AUTH=none): anyone who "
+        "can reach the Service can start runs. Only with `true` here, never by default; no "
+        "inbox key is made or mounted then, and no other auth method may be set.")
     filter: dict[str, Any] | None = Field(
         None, description="Message filter: JSON path (`data.status`, `$.a.b`, `items[0].id`) → "
         "expected JSON value. Only bodies matching every entry start a run; others are "
@@ -106,6 +147,17 @@ class WebhookTrigger(Model):
         if self.auth_secret_ref is not None and api_key is not None and api_key.secret_ref:
             raise ValueError(ONE_API_KEY_SECRET["message"])
         return self
+
+    @model_validator(mode="after")
+    def _no_key_when_open(self) -> WebhookTrigger:
+        if self.allow_unauthenticated and (self.auth_secret_ref is not None
+                                           or self.auth is not None):
+            raise ValueError(NO_KEY_WHEN_OPEN["message"])
+        return self
+
+    @property
+    def authenticated(self) -> bool:
+        return not self.allow_unauthenticated
 
 
 class ConcurrencyPolicy(StrEnum):
@@ -218,12 +270,39 @@ def _is_registry_url(url: str) -> bool:
     return True
 
 
+# What a reserved variable is asked for with instead.
+ENV_FIELDS = {"OSC_AUTH": "spec.trigger.webhook.allowUnauthenticated",
+              "OSC_API_KEYS": "spec.trigger.webhook.authSecretRef",
+              "OSC_CREDENTIAL": "spec.credential", "OSC_FILTER": "spec.trigger.webhook.filter",
+              "OSC_RUN_TIMEOUT_SECONDS": "spec.runTimeoutSeconds",
+              "OSC_CONCURRENCY": "spec.concurrency", "OSC_JOB": "spec.job or spec.jobFrom",
+              "OSC_ADAPTOR": "spec.adaptor", "OSC_FLOW_TARGETS": "a flow trigger on the other job",
+              "OSC_NPMRC": "spec.adaptorInstall.npmrcSecretRef",
+              "OSC_JOB_NAME": "metadata.name"}
+
+
 class EnvVar(Model):
-    name: str = Field(description="Environment variable name.", pattern=ENV_NAME)
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [NOT_RESERVED_ENV]})
+
+    name: str = Field(description="Environment variable name. Not one the operator sets or "
+                      "that changes the runtime's security (OSC_AUTH, OSC_API_KEYS*, "
+                      "OSC_*_PATH, OSC_FLOW_TARGETS*, OSC_DATA_DIR, OSC_PORT, …): each has a "
+                      "field of its own.", pattern=ENV_NAME, max_length=ENV_NAME_MAX)
     value: str | None = Field(None, description="Its value.")
     value_from: dict[str, Any] | None = Field(
         None, description="A source for the value (as in a Pod's env[].valueFrom).",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if reserved_env(name):
+            instead = ENV_FIELDS.get(name) or ENV_FIELDS.get(name.removesuffix("_PATH")) or next(
+                (field for prefix, field in ENV_FIELDS.items() if name.startswith(prefix)), None)
+            use = f"use {instead}" if instead else "the operator sets it"
+            raise ValueError(f"{name} may not be set here: it is set by the osc operator or "
+                             f"changes the runtime's security ({use})")
+        return name
 
 
 class Resources(Model):
@@ -242,23 +321,45 @@ def quantity_bytes(quantity: str) -> int | None:
     return int(whole) * unit + int(fraction or "0") * unit // 10 ** len(fraction)
 
 
+DEFAULT_STORAGE_SIZE = "1Gi"
+EPHEMERAL_ALONE = {"rule": "!has(self.ephemeral) || !self.ephemeral || "
+                           "(!has(self.size) && !has(self.storageClassName))",
+                   "message": "ephemeral takes no size or storageClassName (no claim is made)"}
+
+
 class Storage(Model):
-    size: str = Field(
-        description="Size of the PersistentVolumeClaim `<name>-data` holding the run store "
-        "(queued runs and run history), e.g. `1Gi`. It can grow (if the storage class allows "
-        "expansion) but never shrink: a smaller size keeps the current one.",
-        max_length=64, json_schema_extra={"pattern": SIZE_PATTERN})
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [EPHEMERAL_ALONE]})
+
+    size: str | None = Field(
+        None, description="Size of the PersistentVolumeClaim `<name>-data` holding the run "
+        f"store (queued runs and run history), e.g. `1Gi`; {DEFAULT_STORAGE_SIZE} without it. "
+        "It can grow (if the storage class allows expansion) but never shrink: a smaller size "
+        "keeps the current one.", max_length=64, json_schema_extra={"pattern": SIZE_PATTERN})
     storage_class_name: str | None = Field(
         None, description="StorageClass of the claim; the cluster's default without it.",
         min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)
+    ephemeral: bool | None = Field(
+        None, description="`true`: keep the run store in an emptyDir on purpose (no claim): "
+        "queued runs and history are lost whenever the pod is replaced (rollout, drain, "
+        "eviction). The job reports Durable=False.")
 
     @field_validator("size")
     @classmethod
-    def _positive_size(cls, size: str) -> str:
-        if not quantity_bytes(size):
+    def _positive_size(cls, size: str | None) -> str | None:
+        if size is not None and not quantity_bytes(size):
             raise ValueError(f"{size!r} is not a storage size: use a positive quantity such "
                              "as `512Mi` or `1Gi`")
         return size
+
+    @model_validator(mode="after")
+    def _ephemeral_alone(self) -> Storage:
+        if self.ephemeral and (self.size is not None or self.storage_class_name is not None):
+            raise ValueError(EPHEMERAL_ALONE["message"])
+        return self
+
+    @property
+    def claim_size(self) -> str:
+        return self.size or DEFAULT_STORAGE_SIZE
 
 
 class OpenFnJobSpec(Model):
@@ -280,20 +381,23 @@ class OpenFnJobSpec(Model):
                               description="Runtime image; defaults to the operator's.")
     replicas: int = Field(1, ge=0, le=100, description="Number of runtime pods.")
     resources: Resources | None = Field(None, description="CPU/memory of the runtime container.")
-    env: list[EnvVar] | None = Field(None, description="Extra environment of the runtime.")
+    env: list[EnvVar] | None = Field(None, description="Extra environment of the runtime.",
+                                     max_length=ENV_MAX_ITEMS)
     run_timeout_seconds: int | None = Field(None, ge=1, description="Stop a run after this.")
     concurrency: int | None = Field(None, ge=1, le=256, description="Runs at once per pod.")
     storage: Storage | None = Field(
-        None, description="Keep the run store on a PersistentVolumeClaim `<name>-data` "
-        "(ReadWriteOnce), so queued runs and run history survive pod replacement (rollouts, "
-        "drains, evictions). Without it they live in an emptyDir and survive only container "
-        "restarts. With it replicas is at most 1 and pods are replaced with strategy Recreate. "
+        None, description="Where the run store lives. By default (and with a size or class "
+        "here) on a PersistentVolumeClaim `<name>-data` (ReadWriteOnce), so queued runs and "
+        "run history survive pod replacement (rollouts, drains, evictions): replicas is at most "
+        "1 and pods are replaced with strategy Recreate. Without spec.storage the claim is made "
+        f"({DEFAULT_STORAGE_SIZE}) when the cluster has a default StorageClass; otherwise, with "
+        "replicas above 1, or with `ephemeral: true`, the store is an emptyDir (Durable=False). "
         "The claim belongs to the OpenFnJob: deleting the job deletes its data.")
 
     @model_validator(mode="after")
     def _one_job(self) -> OpenFnJobSpec:
         _set_exactly_one(self, "job", "jobFrom")
-        if self.storage is not None and self.replicas > 1:
+        if self.storage is not None and not self.storage.ephemeral and self.replicas > 1:
             raise ValueError(ONE_POD_WITH_STORAGE["message"])
         return self
 

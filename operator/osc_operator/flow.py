@@ -1,14 +1,19 @@
 """Flow triggers: which jobs run after which, and the wiring of an upstream job's pods.
 
 A job with `trigger.flow {after: U, on: success|failure}` is a *downstream* of U. Its runtime
-does nothing special; U's runtime POSTs its runs' outcomes to the downstream inboxes. So the
-operator renders U's Deployment with
+does nothing special; U's runtime POSTs its runs' outcomes to the downstream inboxes. The
+wiring never touches U's Deployment, so a downstream appearing, changing or going away never
+restarts U's pods (and never drops what their store holds). Every job's pods mount one
+projected volume at `/etc/osc/flow` from two objects the operator writes for U once U has
+downstreams (both `optional`, so the pod template is the same with or without them):
 
-- `OSC_FLOW_TARGETS`: JSON list of `{name, on, url, key_path}`, one per downstream job;
-- each downstream's inbox key mounted read-only (0400) at `/etc/osc/flow/<down>/api-key`,
-  from the downstream's inbox Secret (`optional`, so U's pods start before the downstream's
-  key exists; the key file appears once the Secret does);
-- a checksum of that wiring (and of the keys) in the pod template, which rolls U's pods.
+- ConfigMap `<U>-flow`, key `targets.json`: JSON list of `{name, on, url, key_path}`, one per
+  downstream job (OSC_FLOW_TARGETS_PATH; the runtime reads it again when it changes);
+- Secret `<U>-flow-keys`: a copy of each downstream's inbox key, under the downstream's name
+  (`/etc/osc/flow/<down>`, mode 0400). A Secret source inside a projected volume cannot name
+  other Secrets without changing the template, hence the copy, owned by U.
+
+The kubelet refreshes both files in running pods (no subPath).
 
 Everything here is pure: it reads plain OpenFnJob bodies and returns plain data. The operator
 keeps what it needs of every flow job in two kopf indexes (handlers.py), so a reconciliation
@@ -18,6 +23,7 @@ reads the flow graph from memory instead of listing every OpenFnJob. A job on a 
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -28,8 +34,8 @@ from pydantic import ValidationError
 from osc_operator import render
 from osc_operator.api import parse_spec
 
-FLOW_DIR = "/etc/osc/flow"
-KEY_FILE = "api-key"
+FLOW_DIR, TARGETS_FILE = render.FLOW_DIR, render.FLOW_TARGETS_FILE
+configmap_name, keys_secret_name = render.flow_configmap_name, render.flow_keys_secret_name
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ class FlowTarget:
     def entry(self, namespace: str) -> dict[str, str]:
         """The target as the runtime reads it from OSC_FLOW_TARGETS."""
         return {"name": self.name, "on": self.on, "url": render.inbox_url(self.name, namespace),
-                "key_path": f"{FLOW_DIR}/{self.name}/{KEY_FILE}"}
+                "key_path": f"{FLOW_DIR}/{self.name}"}  # a DNS label: never targets.json
 
 
 def after_of(job: dict[str, Any]) -> str | None:
@@ -169,25 +175,20 @@ def graph_of(namespace: str, jobs: Iterable[dict[str, Any]]) -> FlowGraph:
     return FlowGraph(upstreams, downstreams)
 
 
-def wiring_checksum(namespace: str, targets: list[FlowTarget], keys: dict[str, str]) -> str:
-    """Changes with the targets and with any downstream key (`keys`: target name → key)."""
-    wiring = [target.entry(namespace) | {"key": render.checksum(keys.get(target.name, ""))}
-              for target in targets]
-    return render.checksum(json.dumps(wiring, sort_keys=True))
-
-
-def wire(deployment: dict[str, Any], namespace: str, targets: list[FlowTarget]) -> None:
-    """Give an upstream job's Deployment (changed in place) its flow targets and their keys."""
-    if not targets:
-        return
-    pod = deployment["spec"]["template"]["spec"]
-    runtime = pod["containers"][0]
+def render_targets(upstream: str, namespace: str,
+                   targets: list[FlowTarget]) -> dict[str, Any]:
+    """ConfigMap `<upstream>-flow`: the targets the upstream's runtime hands its outcomes to."""
     value = json.dumps([target.entry(namespace) for target in targets], separators=(",", ":"))
-    at = next(i for i, var in enumerate(runtime["env"]) if var["name"] == "OSC_TRIGGER") + 1
-    runtime["env"].insert(at, {"name": "OSC_FLOW_TARGETS", "value": value})
-    for target in targets:
-        volume = f"flow-{target.name}"  # ≤ 62 characters: job names are ≤ 57
-        secret = render.secret_file(target.secret, target.key, KEY_FILE)
-        pod["volumes"].append({"name": volume, "secret": {**secret, "optional": True}})
-        runtime["volumeMounts"].append({"name": volume, "readOnly": True,
-                                        "mountPath": f"{FLOW_DIR}/{target.name}"})
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": configmap_name(upstream), "namespace": namespace,
+                         "labels": render.labels(upstream)},
+            "data": {TARGETS_FILE: value}}
+
+
+def render_keys(upstream: str, namespace: str, keys: dict[str, str]) -> dict[str, Any]:
+    """Secret `<upstream>-flow-keys`: downstream name → its inbox key (known keys only)."""
+    data = {name: base64.b64encode(key.encode()).decode() for name, key in keys.items()}
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": keys_secret_name(upstream), "namespace": namespace,
+                         "labels": render.labels(upstream)},
+            "data": data}

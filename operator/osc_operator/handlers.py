@@ -106,7 +106,8 @@ def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any,
                           graph: flow.FlowGraph) -> None:
     previous = (body.get("status") or {}).get("conditions")
     try:
-        outcome = reconcile(memo.kube, body, memo.settings.runtime_image, graph)
+        outcome = reconcile(memo.kube, body, memo.settings.runtime_image, graph,
+                            network_policy=memo.settings.network_policy)
     except InvalidSpec as error:
         _report(memo, body, "False", "InvalidSpec", str(error), previous, failed=True)
         raise _tagged(kopf.PermanentError(f"invalid OpenFnJob: {error}"), "InvalidSpec")
@@ -123,15 +124,30 @@ def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any,
     failure = None if outcome.available else adaptor_install.find_install_failure(
         memo.kube, body, render.selector_labels(body["metadata"]["name"]))
     extra = {"flowTargets": outcome.flow_targets}
+    durable = _durable(body, outcome.durable, previous)
     if outcome.available:
         _report(memo, body, "True", "Available", "the job's Deployment is available", previous,
-                extra=extra)
+                extra=extra, durable=durable)
     elif failure:
         _report(memo, body, "False", adaptor_install.FAILED_REASON, failure, previous,
-                failed=True, extra=extra)
+                failed=True, extra=extra, durable=durable)
     else:
         _report(memo, body, "False", "Progressing", "waiting for the Deployment to be "
-                "available", previous, extra=extra)
+                "available", previous, extra=extra, durable=durable)
+
+
+def _durable(body: dict[str, Any], durable: tuple[bool, str, str] | None,
+             previous: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """The Durable condition; a Warning Event when the store newly becomes an emptyDir."""
+    if durable is None:
+        return None
+    status, reason, message = "True" if durable[0] else "False", durable[1], durable[2]
+    old = next((c for c in previous or [] if c.get("type") == "Durable"), None)
+    if status == "False" and not (old and (old.get("status"), old.get("reason")) == (
+            status, reason)):
+        kopf.warn(body, reason="NotDurable", message=message)
+    generation = body["metadata"].get("generation", 1)
+    return kube.condition("Durable", status, reason, message, generation, previous)
 
 
 def _tagged(error: kopf.PermanentError | kopf.TemporaryError,
@@ -149,12 +165,16 @@ def _post_changes(body: dict[str, Any], changes: list[str], logger: Any) -> None
 
 def _report(memo: kopf.Memo, body: dict[str, Any], status: str, reason: str, message: str,
             previous: list[dict[str, Any]] | None, failed: bool = False,
-            extra: dict[str, Any] | None = None) -> None:
+            extra: dict[str, Any] | None = None, durable: dict[str, Any] | None = None) -> None:
     meta = body["metadata"]
     generation = meta.get("generation", 1)
     if reason != "InvalidSpec":
         message += _missing_upstream(memo, body, previous)
     conditions = kube.status_conditions(status, reason, message, generation, previous)
+    # Durable is only known to a full reconciliation: other reports carry it over.
+    durable = durable or next((c for c in previous or [] if c.get("type") == "Durable"), None)
+    if durable is not None:
+        conditions.append(durable)
     new_status: dict[str, Any] = {"conditions": conditions, "observedGeneration": generation,
                                   **(extra or {})}
     spec = body.get("spec") or {}
@@ -168,7 +188,9 @@ def _report(memo: kopf.Memo, body: dict[str, Any], status: str, reason: str, mes
         auth = webhook.get("authSecretRef") or \
             ((webhook.get("auth") or {}).get("apiKey") or {}).get("secretRef")
         new_status["url"] = render.inbox_url(meta["name"], meta["namespace"])
-        new_status["inboxSecret"] = auth["name"] if auth else render.inbox_secret_name(meta["name"])
+        new_status["inboxSecret"] = (None if webhook.get("allowUnauthenticated") is True
+                                     else auth["name"] if auth
+                                     else render.inbox_secret_name(meta["name"]))
     old = next((c for c in previous or [] if c.get("type") == "Ready"), None)
     if failed and not (old and (old.get("reason"), old.get("message")) == (reason, message)):
         kopf.warn(body, reason=reason, message=message)

@@ -19,7 +19,8 @@ from osc_operator import api
 
 PLURALS = {"ConfigMap": "configmaps", "Secret": "secrets", "Service": "services",
            "Deployment": "deployments", "CronJob": "cronjobs", api.KIND: api.PLURAL,
-           "PersistentVolumeClaim": "persistentvolumeclaims"}
+           "PersistentVolumeClaim": "persistentvolumeclaims",
+           "NetworkPolicy": "networkpolicies", "PodDisruptionBudget": "poddisruptionbudgets"}
 MERGE_PATCH = "application/merge-patch+json"
 OWN_ANNOTATION = "osc.openfn.org/"
 # Optional map fields we render only sometimes: a merge patch keeps what it does not mention,
@@ -108,11 +109,16 @@ def apply(kube: Kube, desired: dict[str, Any], *,
             if error.status != 409:
                 raise
             live = kube.get(path_of(desired)) or {}
-    _refuse_foreign(live, desired)
-    if contains(live, desired):
+    refuse_foreign(live, desired)
+    # A ConfigMap's or Secret's keys we no longer write must go (a merge patch keeps them).
+    stale = ([key for key in live.get("data") or {} if key not in desired.get("data", {})]
+             if desired["kind"] in ("ConfigMap", "Secret") else [])
+    if not stale and contains(live, desired):
         return "unchanged", live
     patch = json.loads(json.dumps(desired))
     _drop_stale_annotations(patch, live)
+    if stale:
+        patch.setdefault("data", {}).update(dict.fromkeys(stale))
     for *parents, key in OPTIONAL_FIELDS.get(desired["kind"], []):
         live_parent, patch_parent = live, patch
         for part in parents:
@@ -123,7 +129,7 @@ def apply(kube: Kube, desired: dict[str, Any], *,
     return "updated", kube.request("PATCH", path_of(desired), patch, MERGE_PATCH)
 
 
-def _refuse_foreign(live: dict[str, Any], desired: dict[str, Any]) -> None:
+def refuse_foreign(live: dict[str, Any], desired: dict[str, Any]) -> None:
     """Never take over an object someone else made: its controller must be our owner."""
     wanted = [ref["uid"] for ref in desired["metadata"].get("ownerReferences") or []]
     have = [ref.get("uid") for ref in live.get("metadata", {}).get("ownerReferences") or []
@@ -138,6 +144,8 @@ def _refuse_foreign(live: dict[str, Any], desired: dict[str, Any]) -> None:
 def contains(live: Any, desired: Any) -> bool:
     """Whether every field of `desired` is already in `live` (lists must match item by item)."""
     if isinstance(desired, dict):
+        if not desired and live is None:
+            return True  # an empty map is not stored (a Secret with no data has no `data`)
         return isinstance(live, dict) and all(
             contains(live.get(key), value) for key, value in desired.items())
     if isinstance(desired, list):
@@ -166,11 +174,16 @@ def read_key(kube: Kube, kind: str, namespace: str, name: str, key: str) -> str 
     if obj is None:
         return None
     if kind == "Secret":
-        raw = (obj.get("data") or {}).get(key)
-        if raw is None:
-            return (obj.get("stringData") or {}).get(key)
-        return base64.b64decode(raw).decode("utf-8", errors="replace")
+        return secret_value(obj, key)
     return (obj.get("data") or {}).get(key)
+
+
+def secret_value(secret: dict[str, Any], key: str) -> str | None:
+    """The decoded value of `key` in a Secret as the API server returns it."""
+    raw = (secret.get("data") or {}).get(key)
+    if raw is None:
+        return (secret.get("stringData") or {}).get(key)
+    return base64.b64decode(raw).decode("utf-8", errors="replace")
 
 
 def get_job(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from osc_operator import adaptor_install, flow, kube, render, storage
+from osc_operator import adaptor_install, flow, kube, policies, render, storage
 from osc_operator.webhook_render import secret_files
 from osc_operator.api import OpenFnJobSpec, parse_spec
 
@@ -51,6 +51,7 @@ class Outcome:
     changes: list[str] = field(default_factory=list)  # e.g. "Deployment demo created"
     flow_targets: list[str] = field(default_factory=list)  # jobs that run after this one
     warnings: list[str] = field(default_factory=list)  # spec parts kept back, e.g. a PVC shrink
+    durable: tuple[bool, str, str] | None = None  # the Durable condition: status, reason, text
 
 
 def validate(name: str, spec: dict[str, Any]) -> OpenFnJobSpec:
@@ -73,9 +74,10 @@ def describe(error: ValidationError) -> str:
 
 
 def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str,
-              graph: flow.FlowGraph) -> Outcome:
+              graph: flow.FlowGraph, *, network_policy: bool = False) -> Outcome:
     """Bring the OpenFnJob's children in line with its spec (raises InvalidSpec,
-    MissingReference). `graph`: the flow jobs, from the operator's indexes."""
+    MissingReference). `graph`: the flow jobs, from the operator's indexes;
+    `network_policy`: give the job a NetworkPolicy admitting only its inbox port."""
     meta = body["metadata"]
     name, namespace = meta["name"], meta["namespace"]
     spec = validate(name, body.get("spec") or {})
@@ -92,15 +94,21 @@ def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str,
             _apply(client, body, child, outcome, fresh)
     checksums = read_checksums(client, name, namespace, spec, api_key)
     targets = graph.targets_of(namespace, name)
-    if targets:
-        keys = {t.name: kube.read_key(client, "Secret", namespace, t.secret, t.key) or ""
-                for t in targets}
-        checksums.extra["flow"] = flow.wiring_checksum(namespace, targets, keys)
-    deployment = render.render_deployment(name, namespace, spec, image=default_image,
+    _sync_flow(client, body, targets, outcome, fresh)
+    live_claim = _live_claim(client, name, namespace, spec, fresh)
+    placement = storage.place(spec, live_claim is not None,
+                              lambda: storage.default_class(client))
+    outcome.durable = (placement.durable, placement.reason,
+                       placement.message.replace("<name>", name))
+    deployment = render.render_deployment(name, namespace, placement.spec, image=default_image,
                                           checksums=checksums)
-    flow.wire(deployment, namespace, targets)
-    _sync_claim(client, body, render.render_pvc(name, namespace, spec), outcome, fresh)
+    _sync_claim(client, body, render.render_pvc(name, namespace, placement.spec), live_claim,
+                outcome, fresh)
     live = _apply(client, body, deployment, outcome, fresh)
+    if network_policy:
+        _apply(client, body, policies.render_network_policy(name, namespace), outcome, fresh)
+    _sync_optional(client, body, policies.render_disruption_budget(name, namespace, spec),
+                   ("policy/v1", "poddisruptionbudgets"), outcome, fresh)
     outcome.flow_targets = [target.name for target in targets]
     _sync_cronjob(client, body, name, namespace, spec, default_image, outcome, fresh)
     outcome.available = kube.deployment_available(live)
@@ -129,38 +137,69 @@ def _apply(client: kube.Kube, owner: dict[str, Any], child: dict[str, Any],
     return live
 
 
+def _sync_flow(client: kube.Kube, owner: dict[str, Any], targets: list[flow.FlowTarget],
+               outcome: Outcome, fresh: bool) -> None:
+    """The upstream's `<name>-flow` ConfigMap and `<name>-flow-keys` Secret (flow.py), written
+    once it has downstreams and kept (emptied) after the last one goes."""
+    name, namespace = owner["metadata"]["name"], owner["metadata"]["namespace"]
+    configmap = flow.render_targets(name, namespace, targets)
+    if not targets and (fresh or client.get(kube.path_of(configmap)) is None):
+        return  # never had a downstream: nothing to write
+    keys = {target.name: key for target in targets
+            if (key := kube.read_key(client, "Secret", namespace, target.secret, target.key))}
+    # The keys first: a target whose key file is not there yet is retried by the runtime.
+    _apply(client, owner, flow.render_keys(name, namespace, keys), outcome, fresh)
+    _apply(client, owner, configmap, outcome, fresh)
+
+
+def _live_claim(client: kube.Kube, name: str, namespace: str, spec: OpenFnJobSpec,
+                fresh: bool) -> dict[str, Any] | None:
+    """The job's claim as it is, where it can matter: to grow it, or to keep using it."""
+    if fresh or (spec.storage is not None and spec.storage.ephemeral):
+        return None
+    if spec.storage is None and spec.replicas > 1:
+        return None  # an emptyDir per pod whatever exists
+    path = kube.object_path("v1", "persistentvolumeclaims", namespace,
+                            render.data_claim_name(name))
+    return client.get(path)
+
+
 def _sync_claim(client: kube.Kube, owner: dict[str, Any], claim: dict[str, Any] | None,
-                outcome: Outcome, fresh: bool) -> None:
+                live: dict[str, Any] | None, outcome: Outcome, fresh: bool) -> None:
     """The run store's claim: created, or grown; never shrunk, never deleted here (the
     OpenFnJob's deletion takes it through its ownerReference)."""
     if claim is None:
         return
-    live = None if fresh else client.get(kube.path_of(claim))
     claim, warnings = storage.reconcile_claim(claim, live)
     outcome.warnings += warnings
-    _apply(client, owner, claim, outcome, fresh)
+    _apply(client, owner, claim, outcome, fresh or live is None)
 
 
 def _ensure_inbox_secret(client: kube.Kube, owner: dict[str, Any], name: str, namespace: str,
                          spec: OpenFnJobSpec, outcome: Outcome, fresh: bool) -> str | None:
-    """Create `<name>-inbox` with a random key once; never regenerate an existing key."""
+    """Create `<name>-inbox` with a random key once; never regenerate an existing key, and
+    never adopt one this job did not make (its key would be someone else's choice)."""
     secret_name, key = render.inbox_key_ref(name, spec)
-    if secret_name != render.inbox_secret_name(name):
-        return None  # the user brings the key in their own Secret
-    existing = None if fresh else kube.read_key(client, "Secret", namespace, secret_name, key)
-    if existing:
-        return existing
+    if secret_name != render.inbox_secret_name(name) or not render.inbox_authenticated(spec):
+        return None  # the user brings the key in their own Secret, or asked for none
     api_key = secrets.token_urlsafe(32)
     secret = render.render_inbox_secret(name, namespace, api_key)
     kopf.adopt(secret, owner=owner)
+    existing = None if fresh else client.get(kube.path_of(secret))
+    if existing is None:
+        try:
+            client.request("POST", kube.path_of(secret, collection=True), secret)
+            outcome.changes.append(f"Secret {secret_name} created")
+            return api_key
+        except kube.KubeError as error:
+            if error.status != 409:  # 409: it exists (made concurrently, or by someone else)
+                raise
+        existing = client.get(kube.path_of(secret)) or {}
     try:
-        client.request("POST", kube.path_of(secret, collection=True), secret)
-        outcome.changes.append(f"Secret {secret_name} created")
-        return api_key
+        kube.refuse_foreign(existing, secret)
     except kube.KubeError as error:
-        if error.status != 409:  # 409: it exists (a concurrent reconcile made it): keep its key
-            raise
-    return kube.read_key(client, "Secret", namespace, secret_name, key)
+        raise ChildFailed(f"Secret {secret_name}: {error}", outcome.changes) from None
+    return kube.secret_value(existing, key)
 
 
 def read_checksums(client: kube.Kube, name: str, namespace: str, spec: OpenFnJobSpec,
@@ -176,12 +215,12 @@ def read_checksums(client: kube.Kube, name: str, namespace: str, spec: OpenFnJob
         ref = spec.credential.secret_ref
         credential = _require(client, "Secret", namespace, ref.name, ref.key,
                               "CredentialNotFound")
-    if api_key is None:
+    if api_key is None and render.inbox_authenticated(spec):
         secret_name, key = render.inbox_key_ref(name, spec)
         api_key = _require(client, "Secret", namespace, secret_name, key, "CredentialNotFound")
     return render.Checksums(job=render.checksum(job),
                             credential=None if credential is None else render.checksum(credential),
-                            api_key=render.checksum(api_key),
+                            api_key=None if api_key is None else render.checksum(api_key),
                             npmrc=_npmrc_checksum(client, namespace, spec),
                             extra=_webhook_checksums(client, namespace, spec))
 
@@ -216,16 +255,25 @@ def _require(client: kube.Kube, kind: str, namespace: str, name: str, key: str,
 
 def _sync_cronjob(client: kube.Kube, owner: dict[str, Any], name: str, namespace: str,
                   spec: OpenFnJobSpec, image: str, outcome: Outcome, fresh: bool) -> None:
-    cronjob = render.render_cronjob(name, namespace, spec, image=image)
-    if cronjob is not None:
-        _apply(client, owner, cronjob, outcome, fresh)
+    _sync_optional(client, owner, render.render_cronjob(name, namespace, spec, image=image),
+                   ("batch/v1", "cronjobs"), outcome, fresh)
+
+
+def _sync_optional(client: kube.Kube, owner: dict[str, Any], child: dict[str, Any] | None,
+                   kind: tuple[str, str], outcome: Outcome, fresh: bool) -> None:
+    """A child only some specs have (CronJob, PodDisruptionBudget): applied, or deleted when
+    the spec no longer asks for it."""
+    if child is not None:
+        _apply(client, owner, child, outcome, fresh)
         return
     if owner["metadata"].get("generation") == 1:
-        return  # a spec never changed since it was created never asked for a CronJob
-    live = client.get(kube.object_path("batch/v1", "cronjobs", namespace, name))
-    if live and _owned_by(live, owner):  # the trigger is no longer cron
-        kube.delete(client, "batch/v1", "cronjobs", namespace, name)
-        outcome.changes.append(f"CronJob {name} deleted")
+        return  # a spec never changed since it was created never asked for it
+    meta = owner["metadata"]
+    api_version, plural = kind
+    live = client.get(kube.object_path(api_version, plural, meta["namespace"], meta["name"]))
+    if live and _owned_by(live, owner):
+        kube.delete(client, api_version, plural, meta["namespace"], meta["name"])
+        outcome.changes.append(f"{live.get('kind', plural)} {meta['name']} deleted")
 
 
 def _owned_by(obj: dict[str, Any], owner: dict[str, Any]) -> bool:

@@ -10,13 +10,14 @@ fixed paths below; they are the contract between this module and `osc_runtime.se
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from osc_operator import adaptor_install
-from osc_operator.api import OpenFnJobSpec
+from osc_operator.api import DEFAULT_STORAGE_SIZE, OpenFnJobSpec
 from osc_operator.webhook_render import api_key_secret_ref, secret_files, webhook_env
 
 PORT = 8080
@@ -25,8 +26,17 @@ JOB_DIR, JOB_FILE = "/etc/osc/job", "job.js"
 CREDENTIAL_DIR, CREDENTIAL_FILE = "/etc/osc/credential", "credential.json"
 INBOX_DIR, INBOX_FILE = "/etc/osc/inbox", "api-key"
 DATA_DIR = "/var/lib/osc"
+FLOW_DIR, FLOW_TARGETS_FILE = "/etc/osc/flow", "targets.json"  # written for it: see flow.py
 READ_ONLY_FILE_MODE = 0o400
 ANNOTATION_PREFIX = "osc.openfn.org"
+# Every emptyDir is bounded: a runaway job fills its own volume, not the node's disk.
+TMP_SIZE_LIMIT, TRIGGER_TMP_SIZE_LIMIT = "256Mi", "16Mi"
+# The runtime's share of a node unless spec.resources says otherwise (it replaces them whole):
+# node and OpenFn core per run, warm workers recycled at 256 MB each.
+DEFAULT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"},
+                     "limits": {"memory": "1Gi"}}
+TRIGGER_RESOURCES = {"requests": {"cpu": "10m", "memory": "64Mi"},
+                     "limits": {"memory": "128Mi"}}
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,29 @@ def inbox_key_ref(name: str, spec: OpenFnJobSpec) -> tuple[str, str]:
     return inbox_secret_name(name), INBOX_FILE
 
 
+def inbox_authenticated(spec: OpenFnJobSpec) -> bool:
+    """False only for a webhook that asks for no authentication by name."""
+    webhook = spec.trigger.webhook
+    return webhook is None or webhook.authenticated
+
+
+def flow_configmap_name(name: str) -> str:
+    return f"{name}-flow"
+
+
+def flow_keys_secret_name(name: str) -> str:
+    return f"{name}-flow-keys"
+
+
+def flow_volume(name: str) -> dict[str, Any]:
+    """Where the runtime finds the jobs that run after it: the same volume whether or not
+    there are any, so a downstream job never changes this job's pod template (flow.py)."""
+    return {"name": "flow", "projected": {"defaultMode": READ_ONLY_FILE_MODE, "sources": [
+        {"configMap": {"name": flow_configmap_name(name), "optional": True,
+                       "items": [{"key": FLOW_TARGETS_FILE, "path": FLOW_TARGETS_FILE}]}},
+        {"secret": {"name": flow_keys_secret_name(name), "optional": True}}]}}
+
+
 def data_claim_name(name: str) -> str:
     return f"{name}-data"
 
@@ -111,12 +144,18 @@ def render_inbox_secret(name: str, namespace: str, api_key: str) -> dict[str, An
             "stringData": {INBOX_FILE: api_key}}
 
 
+def on_claim(spec: OpenFnJobSpec) -> bool:
+    """Whether the run store is on the job's claim. `spec` here is the effective one: the
+    operator fills in `storage` where the cluster offers a default (storage.py)."""
+    return spec.storage is not None and not spec.storage.ephemeral
+
+
 def render_pvc(name: str, namespace: str, spec: OpenFnJobSpec) -> dict[str, Any] | None:
-    """PersistentVolumeClaim `<name>-data` for the run store; None without `spec.storage`."""
-    if spec.storage is None:
+    """PersistentVolumeClaim `<name>-data` for the run store; None for an emptyDir store."""
+    if not on_claim(spec):
         return None
     claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"],
-                             "resources": {"requests": {"storage": spec.storage.size}}}
+                             "resources": {"requests": {"storage": spec.storage.claim_size}}}
     if spec.storage.storage_class_name is not None:
         claim["storageClassName"] = spec.storage.storage_class_name
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
@@ -150,7 +189,7 @@ def render_deployment(name: str, namespace: str, spec: OpenFnJobSpec, *, image: 
         pod_spec, spec.adaptor, spec.image or image, container_security_context(),
         registry=install.registry if install else None, npmrc=_npmrc_source(spec))
     # Two pods must never open one SQLite store: with a claim, the old pod goes first.
-    strategy = {"type": "Recreate" if spec.storage else "RollingUpdate"}
+    strategy = {"type": "Recreate" if on_claim(spec) else "RollingUpdate"}
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": _metadata(name, namespace, name),
@@ -187,8 +226,8 @@ def _runtime_container(name: str, spec: OpenFnJobSpec, image: str) -> dict[str, 
         "readinessProbe": {**probe, "httpGet": {"path": "/readyz", "port": "http"}},
         "securityContext": container_security_context(),
     }
-    if spec.resources is not None:
-        container["resources"] = spec.resources.model_dump(exclude_none=True)
+    container["resources"] = (copy.deepcopy(DEFAULT_RESOURCES) if spec.resources is None
+                              else spec.resources.model_dump(exclude_none=True))
     return container
 
 
@@ -197,7 +236,10 @@ def runtime_env(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
     env = {"OSC_JOB_NAME": name, "OSC_JOB_PATH": f"{JOB_DIR}/{JOB_FILE}",
            "OSC_ADAPTOR": spec.adaptor, "OSC_TRIGGER": spec.trigger.kind,
            "OSC_API_KEYS_PATH": f"{INBOX_DIR}/{INBOX_FILE}", "OSC_DATA_DIR": DATA_DIR,
-           "OSC_PORT": str(PORT)}
+           "OSC_PORT": str(PORT), "OSC_FLOW_TARGETS_PATH": f"{FLOW_DIR}/{FLOW_TARGETS_FILE}"}
+    if not inbox_authenticated(spec):
+        del env["OSC_API_KEYS_PATH"]
+        env["OSC_AUTH"] = "none"  # asked for by name: spec.trigger.webhook.allowUnauthenticated
     if spec.credential is not None:
         env["OSC_CREDENTIAL_PATH"] = f"{CREDENTIAL_DIR}/{CREDENTIAL_FILE}"
     if spec.run_timeout_seconds is not None:
@@ -216,9 +258,12 @@ def _volume_mounts(spec: OpenFnJobSpec) -> list[dict[str, Any]]:
     mounts = [{"name": "job", "mountPath": JOB_DIR, "readOnly": True},
               {"name": "inbox", "mountPath": INBOX_DIR, "readOnly": True},
               {"name": "data", "mountPath": DATA_DIR},
-              {"name": "tmp", "mountPath": "/tmp"}]
+              {"name": "tmp", "mountPath": "/tmp"},
+              {"name": "flow", "mountPath": FLOW_DIR, "readOnly": True}]
     if spec.credential is not None:
         mounts.insert(1, {"name": "credential", "mountPath": CREDENTIAL_DIR, "readOnly": True})
+    if not inbox_authenticated(spec):
+        mounts = [mount for mount in mounts if mount["name"] != "inbox"]
     mounts += [{"name": item.volume, "mountPath": item.directory, "readOnly": True}
                for item in secret_files(spec)]
     return mounts
@@ -230,21 +275,24 @@ def _volumes(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
     volumes = [{"name": "job", "configMap": _job_source(name, spec)},
                {"name": "inbox", "secret": secret_file(inbox_secret, inbox_key, INBOX_FILE)},
                {"name": "data", **_data_source(name, spec)},
-               {"name": "tmp", "emptyDir": {}}]
+               {"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}},
+               flow_volume(name)]
     if spec.credential is not None:
         ref = spec.credential.secret_ref
         volumes.insert(1, {"name": "credential",
                            "secret": secret_file(ref.name, ref.key, CREDENTIAL_FILE)})
+    if not inbox_authenticated(spec):
+        volumes = [volume for volume in volumes if volume["name"] != "inbox"]
     volumes += [{"name": item.volume, "secret": secret_file(item.ref.name, item.ref.key, item.file)}
                 for item in secret_files(spec)]
     return volumes
 
 
 def _data_source(name: str, spec: OpenFnJobSpec) -> dict[str, Any]:
-    """The run store: the job's claim with `spec.storage` (fsGroup makes it writable for the
-    runtime user), else an emptyDir that lives as long as the pod."""
-    if spec.storage is None:
-        return {"emptyDir": {}}
+    """The run store: the job's claim (fsGroup makes it writable for the runtime user), else
+    an emptyDir that lives as long as the pod, bounded like the default claim."""
+    if not on_claim(spec):
+        return {"emptyDir": {"sizeLimit": DEFAULT_STORAGE_SIZE}}
     return {"persistentVolumeClaim": {"claimName": data_claim_name(name)}}
 
 
@@ -283,12 +331,13 @@ def render_cronjob(name: str, namespace: str, spec: OpenFnJobSpec, *,
         "volumeMounts": [{"name": "inbox", "mountPath": INBOX_DIR, "readOnly": True},
                          {"name": "tmp", "mountPath": "/tmp"}],
         "securityContext": container_security_context(),
+        "resources": copy.deepcopy(TRIGGER_RESOURCES),
     }
     pod = {"restartPolicy": "Never", "automountServiceAccountToken": False,
            "enableServiceLinks": False, "securityContext": pod_security_context(),
            "containers": [container],
            "volumes": [{"name": "inbox", "secret": secret_file(secret, key, INBOX_FILE)},
-                       {"name": "tmp", "emptyDir": {}}]}
+                       {"name": "tmp", "emptyDir": {"sizeLimit": TRIGGER_TMP_SIZE_LIMIT}}]}
     cron_spec: dict[str, Any] = {
         "schedule": cron.schedule,
         "concurrencyPolicy": str(cron.concurrency_policy or "Forbid"),

@@ -16,6 +16,8 @@ class OperatorSettings(BaseSettings):
         "", description="Comma-separated namespaces to watch; empty watches all namespaces.")
     health_port: int = Field(8080, ge=1, le=65535, description="Port of GET /healthz.")
     metrics_port: int = Field(9090, ge=1, le=65535, description="Port of the metrics endpoint.")
+    network_policy: bool = Field(
+        False, description="Give every job a NetworkPolicy admitting only its inbox port.")
 
     def namespaces(self) -> list[str]:
         return [name.strip() for name in self.watch_namespaces.split(",") if name.strip()]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from osc_runtime.engines.base import Engine, Outcome, RunResult
 from osc_runtime.run_events import RunEvents
+from osc_runtime.runlog import append_private
 from osc_runtime.settings import Settings
 from osc_runtime.store import Run, RunStore, Status
 from osc_runtime.triggers import CRON
@@ -60,7 +61,7 @@ class Dispatcher:
             log.info("run re-queued after a restart", extra={"run_id": run.run_id})
 
     def start(self, engine: Engine) -> None:
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.engine = engine
         self._claiming = True
         self._workers = [asyncio.create_task(self._work()) for _ in range(self.settings.concurrency)]
@@ -140,7 +141,7 @@ class Dispatcher:
 
     async def _execute(self, run: Run) -> None:
         log_path = self.log_path(run.run_id)
-        with open(log_path, "a", encoding="utf-8") as header:
+        with append_private(log_path) as header:
             header.write(f"[osc] run {run.run_id} attempt {run.attempt} ({run.trigger})\n")
         state = self.events.initial_state(run, self._credential)
         if (came_in := self.store.request_of(run.run_id)) is not None:

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from osc_runtime.engines.base import Outcome, RunResult
+from osc_runtime.flow_targets import FlowTargets
 from osc_runtime.metrics import RuntimeMetrics
 from osc_runtime.scrub import Scrubber
 from osc_runtime.store import Run, RunStore
@@ -40,20 +41,25 @@ class FlowSender:
         self.metrics = metrics
         self.settings = settings
         self.store = store
-        self.targets = {target.name: target for target in settings.targets()}
+        self.targets = FlowTargets(settings)
+        self._held: set[tuple[str, int]] = set()  # attempts with rows waiting for release
         self._scrubber = Scrubber(credential)
         self._wake = asyncio.Event()
 
     def hold(self, run: Run, result: RunResult) -> None:
         """Before the outcome is recorded: write the hand-offs this outcome calls for."""
         on = "success" if result.outcome is Outcome.SUCCESS else "failure"
-        matching = [(name, on) for name, target in self.targets.items() if target.on == on]
+        matching = [(name, on) for name, target in self.targets.current.items()
+                    if target.on == on]
         if matching:
             self.store.hold(run.run_id, run.attempt, matching, self._body(run, result))
+            self._held.add((run.run_id, run.attempt))
 
     def release(self, run: Run, finished: bool) -> None:
         """After: send them if the run is finished with this attempt, else drop them."""
-        if self.targets:
+        # Remembered from `hold`: the targets may have changed since.
+        if (run.run_id, run.attempt) in self._held:
+            self._held.discard((run.run_id, run.attempt))
             self.store.release(run.run_id, run.attempt, send=finished)
             self._wake.set()
 

@@ -10,7 +10,23 @@ import os
 from pathlib import Path
 
 TRUNCATION_MARK = "[osc: earlier output truncated, {dropped} bytes dropped]\n"
+PRIVATE_FILE_MODE = 0o600  # run logs may hold what a job printed: the runtime user only
 job_output = logging.getLogger("osc_runtime.job")
+
+
+def open_private(path: Path, *, truncate: bool = False) -> int:
+    """A file descriptor to append to (or rewrite) `path`, readable by its owner only.
+
+    The mode is set explicitly, not left to the umask, and also on a file an older version
+    created with a wider one."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if truncate else os.O_APPEND)
+    descriptor = os.open(path, flags, PRIVATE_FILE_MODE)
+    os.fchmod(descriptor, PRIVATE_FILE_MODE)
+    return descriptor
+
+
+def append_private(path: Path):  # noqa: ANN201 (a text file object)
+    return os.fdopen(open_private(path), "a", encoding="utf-8", errors="replace")
 
 
 class RunLog:
@@ -18,7 +34,7 @@ class RunLog:
         self.path = path
         self.max_bytes = max_bytes
         self.echo = echo  # OSC_LOG_JOB_OUTPUT: also log each line on stdout (already scrubbed)
-        self._file = open(path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+        self._file = append_private(path)
 
     def write(self, text: str) -> None:
         self._file.write(text)
@@ -30,7 +46,7 @@ class RunLog:
         if self._file.tell() > 2 * self.max_bytes:
             self._file.close()
             cap_log(self.path, self.max_bytes)
-            self._file = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+            self._file = append_private(self.path)
 
     def close(self) -> None:
         self._file.close()
@@ -57,5 +73,6 @@ def cap_log(path: Path, max_bytes: int) -> None:
         tail = tail[newline + 1 :]  # start on a whole line
     mark = TRUNCATION_MARK.format(dropped=earlier + size - len(tail)).encode()
     temporary = path.with_suffix(".trim")
-    temporary.write_bytes(mark + tail)
+    with os.fdopen(open_private(temporary, truncate=True), "wb") as trimmed:
+        trimmed.write(mark + tail)
     os.replace(temporary, path)

@@ -8,7 +8,9 @@ check costs no query.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -23,6 +25,7 @@ from typing import Any
 from osc_runtime import run_requests
 from osc_runtime.run_requests import RunRequest
 from osc_runtime.run_stats import run_stats
+from osc_runtime.runlog import PRIVATE_FILE_MODE
 
 Clock = Callable[[], float]
 
@@ -157,6 +160,7 @@ def new_run_id() -> str:
 
 def open_database(path: Path, schema: str) -> sqlite3.Connection:
     """A connection to the store's SQLite file (WAL), creating `schema` where it is missing."""
+    _make_private(path)
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")
@@ -165,6 +169,20 @@ def open_database(path: Path, schema: str) -> sqlite3.Connection:
     db.execute("PRAGMA busy_timeout=5000")
     db.executescript(schema)
     return db
+
+
+def _make_private(path: Path) -> None:
+    """runs.db holds every run's input and final state: mode 0600. SQLite gives the -wal and
+    -shm files it creates the database file's mode, so creating the file first covers them;
+    files an older version left with a wider mode are narrowed."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+    try:
+        os.fchmod(descriptor, PRIVATE_FILE_MODE)
+    finally:
+        os.close(descriptor)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(f"{path}{suffix}", PRIVATE_FILE_MODE)
 
 
 @contextmanager

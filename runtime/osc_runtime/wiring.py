@@ -24,7 +24,8 @@ class TriggerParts:
     flow: FlowSender
 
     def background(self) -> list[Coroutine[Any, Any, None]]:
-        return [self._forget_deleted_runs(), self.flow.send_forever()]
+        return [self._forget_deleted_runs(), self.flow.send_forever(),
+                self.flow.targets.follow_forever()]
 
     async def _forget_deleted_runs(self) -> None:
         while True:

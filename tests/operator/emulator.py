@@ -55,6 +55,9 @@ BUILTIN_RESOURCES = {  # resource: (kind, namespaced, subresources, short names)
     "v1/pods": ("Pod", True, {"status"}, {"po"}),
     "apps/v1/deployments": ("Deployment", True, {"status", "scale"}, {"deploy"}),
     "batch/v1/cronjobs": ("CronJob", True, {"status"}, {"cj"}),
+    "storage.k8s.io/v1/storageclasses": ("StorageClass", False, set(), {"sc"}),
+    "policy/v1/poddisruptionbudgets": ("PodDisruptionBudget", True, {"status"}, {"pdb"}),
+    "networking.k8s.io/v1/networkpolicies": ("NetworkPolicy", True, set(), {"netpol"}),
     "events.k8s.io/v1/events": ("Event", True, set(), set()),
     "apiextensions.k8s.io/v1/customresourcedefinitions": (
         "CustomResourceDefinition", False, {"status"}, {"crd"}),

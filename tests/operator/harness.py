@@ -34,13 +34,16 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def operator(kube_emulator: RunningEmulator) -> Iterator[dict[str, Any]]:  # noqa: F811
-    """The operator as a subprocess, as the console script runs it; its log is kept."""
+def operator(kube_emulator: RunningEmulator,  # noqa: F811
+             request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """The operator as a subprocess, as the console script runs it; its log is kept. A test
+    module's OPERATOR_ENV adds to its environment (e.g. an operator setting)."""
     log_path = kube_emulator.workdir / "operator.log"
     health_port, metrics_port = free_port(), free_port()
     env = {**kube_emulator.env(), "OSC_OPERATOR_WATCH_NAMESPACES": NS,
            "OSC_OPERATOR_HEALTH_PORT": str(health_port),
-           "OSC_OPERATOR_METRICS_PORT": str(metrics_port)}
+           "OSC_OPERATOR_METRICS_PORT": str(metrics_port),
+           **getattr(request.module, "OPERATOR_ENV", {})}
     with log_path.open("w") as log:
         process = subprocess.Popen([sys.executable, "-m", "osc_operator"], env=env,
                                    stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)

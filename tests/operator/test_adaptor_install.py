@@ -70,7 +70,7 @@ def test_another_adaptor_is_installed_by_an_init_container(adaptor):
     assert init["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod["securityContext"]["runAsNonRoot"] is True
     volumes = {volume["name"]: volume for volume in pod["volumes"]}
-    assert volumes["adaptors"] == {"name": "adaptors", "emptyDir": {}}
+    assert volumes["adaptors"] == {"name": "adaptors", "emptyDir": {"sizeLimit": "1Gi"}}
     init_mounts = {m["mountPath"]: m for m in init["volumeMounts"]}
     runtime_mounts = {m["mountPath"]: m for m in runtime["volumeMounts"]}
     assert init_mounts["/var/lib/osc-adaptors"]["name"] == "adaptors"

@@ -38,7 +38,28 @@ def _no_self_flow(job: dict[str, Any]) -> bool:
 
 
 def _one_pod_with_storage(spec: dict[str, Any]) -> bool:
-    return "storage" not in spec or "replicas" not in spec or spec["replicas"] <= 1
+    return ("storage" not in spec or spec["storage"].get("ephemeral") is True
+            or "replicas" not in spec or spec["replicas"] <= 1)
+
+
+def _ephemeral_alone(storage: dict[str, Any]) -> bool:
+    return not storage.get("ephemeral") or not ({"size", "storageClassName"} & set(storage))
+
+
+def _env_allowed(var: dict[str, Any]) -> bool:
+    name = var["name"]
+    operator_sets = {"OSC_JOB", "OSC_JOB_NAME", "OSC_ADAPTOR", "OSC_TRIGGER", "OSC_CREDENTIAL",
+                     "OSC_DATA_DIR", "OSC_HOST", "OSC_PORT", "OSC_RUN_TIMEOUT_SECONDS",
+                     "OSC_CONCURRENCY", "OSC_FILTER", "OSC_ADAPTORS_DIR", "OSC_ADAPTOR_INSTALL",
+                     "OSC_TRIGGER_URL"}
+    security = ("OSC_AUTH", "OSC_API_KEY", "OSC_FLOW_TARGETS", "OSC_BASIC_AUTH", "OSC_SIGNATURE",
+                "OSC_IDEMPOTENCY_FROM", "OSC_ACCEPT_")
+    return (name not in operator_sets and not name.startswith(security)
+            and not (name.startswith("OSC_") and name.endswith("_PATH")))
+
+
+def _no_key_when_open(webhook: dict[str, Any]) -> bool:
+    return not (webhook.get("allowUnauthenticated") and ({"authSecretRef", "auth"} & set(webhook)))
 
 
 def _one_api_key_secret(webhook: dict[str, Any]) -> bool:
@@ -47,6 +68,9 @@ def _one_api_key_secret(webhook: dict[str, Any]) -> bool:
 
 
 KNOWN_RULES = {  # CEL rule → its Python equivalent
+    api.NOT_RESERVED_ENV["rule"]: _env_allowed,
+    api.NO_KEY_WHEN_OPEN["rule"]: _no_key_when_open,
+    api.EPHEMERAL_ALONE["rule"]: _ephemeral_alone,
     "self != 'Local'": lambda value: value != "Local",
     api_webhook.SIGNATURE_PRESET_ALONE["rule"]: lambda value: "preset" not in value or not (
         {"algorithm", "encoding", "prefix"} & set(value)),
@@ -71,6 +95,9 @@ def rule_violations(node: dict[str, Any], value: Any, where: str = "") -> list[s
     found = [f"{where or '<root>'}: {rule['message']}"
              for rule in node.get("x-kubernetes-validations", [])
              if not cel(rule["rule"], value)]
+    if isinstance(value, list) and "items" in node:
+        for index, item in enumerate(value):
+            found += rule_violations(node["items"], item, f"{where}[{index}]")
     if not isinstance(value, dict):
         return found
     for name, child in node.get("properties", {}).items():
@@ -232,8 +259,23 @@ INVALID = {
                                                 "set body and contentType together"),
            "accept status 302": ({"acceptReply": {"status": 302}}, "greater than the maximum"),
        }.items()},
+    "ephemeral with a size": (with_spec(storage={"ephemeral": True, "size": "1Gi"}),
+                              "ephemeral takes no size or storageClassName"),
+    "ephemeral with a class": (with_spec(storage={"ephemeral": True, "storageClassName": "x"}),
+                               "ephemeral takes no size or storageClassName"),
     "two pods with storage": (with_spec(storage={"size": "1Gi"}, replicas=2),
                               "replicas must be 0 or 1 with storage"),
+    **{f"env {name}": (with_spec(env=[{"name": "HTTP_PROXY", "value": "x"},
+                                      {"name": name, "value": "none"}]),
+                       "a variable the osc operator sets or that changes the runtime's security")
+       for name in ("OSC_AUTH", "OSC_API_KEYS", "OSC_API_KEYS_PATH", "OSC_CREDENTIAL_PATH",
+                    "OSC_NPMRC_PATH", "OSC_FLOW_TARGETS", "OSC_FLOW_TARGETS_PATH",
+                    "OSC_DATA_DIR", "OSC_PORT", "OSC_HOST", "OSC_ADAPTOR_INSTALL", "OSC_JOB",
+                    "OSC_API_KEY_HEADER", "OSC_SIGNATURE", "OSC_IDEMPOTENCY_FROM",
+                    "OSC_ACCEPT_BODY")},
+    "no authentication and a key": (with_spec(trigger={"webhook": {
+        "allowUnauthenticated": True, "authSecretRef": {"name": "a", "key": "b"}}}),
+        "allowUnauthenticated takes no authSecretRef"),
 }
 
 
@@ -267,7 +309,16 @@ def test_invalid_jobs_are_rejected(name: str) -> None:
     {"storage": {"size": "1Gi"}},
     {"storage": {"size": "1.5G", "storageClassName": "fast-ssd"}, "replicas": 1},
     {"storage": {"size": "512Mi"}, "replicas": 0},
+    {"storage": {}},
+    {"storage": {"storageClassName": "fast-ssd"}},
+    {"storage": {"ephemeral": True}, "replicas": 3},
     {"replicas": 3},
+    {"env": [{"name": "OSC_LOG_JOB_OUTPUT", "value": "true"},
+             {"name": "OSC_NPM_REGISTRY", "value": "https://npm.example.com/"},
+             {"name": "OSC_FLOW_RETRY_BACKOFF_SECONDS", "value": "2"}]},
+    {"trigger": {"webhook": {"allowUnauthenticated": True}}},
+    {"trigger": {"webhook": {"allowUnauthenticated": False,
+                             "authSecretRef": {"name": "a", "key": "b"}}}},
 ])
 def test_valid_variants_are_accepted(spec: dict[str, Any]) -> None:
     assert problems(with_spec(**spec)) == []

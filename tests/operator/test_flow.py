@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -58,19 +59,30 @@ def test_link_changes_only_with_what_other_jobs_read() -> None:
     assert flow.link_of(job("load", "fetch", adaptor="../evil")).target is None  # refused
 
 
-def test_wired_deployment_is_valid_kubernetes() -> None:
+def test_the_wiring_lives_beside_the_deployment_never_in_its_pod_template() -> None:
     spec = parse_spec(job("fetch")["spec"])
     deployment = render.render_deployment("fetch", "shop", spec, image="osc-runtime:0.1.0",
                                           checksums=render.Checksums(job="x"))
-    targets = [flow.FlowTarget("load", "success", "load-inbox", "api-key"),
-               flow.FlowTarget("alert", "failure", "alert-inbox", "api-key")]
-    flow.wire(deployment, "shop", targets)
     kubernetes_validate.validate(deployment, "1.37.0", strict=True)
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    env = {var["name"]: var["value"] for var in container["env"]}
-    assert json.loads(env["OSC_FLOW_TARGETS"])[0] == {
+    pod = deployment["spec"]["template"]["spec"]
+    env = {var["name"]: var["value"] for var in pod["containers"][0]["env"]}
+    assert env["OSC_FLOW_TARGETS_PATH"] == "/etc/osc/flow/targets.json"
+    assert {"name": "flow", "mountPath": "/etc/osc/flow", "readOnly": True} in pod[
+        "containers"][0]["volumeMounts"]  # the whole folder: the kubelet refreshes it
+    sources = next(v for v in pod["volumes"] if v["name"] == "flow")["projected"]["sources"]
+    assert sources == [
+        {"configMap": {"name": "fetch-flow", "optional": True,
+                       "items": [{"key": "targets.json", "path": "targets.json"}]}},
+        {"secret": {"name": "fetch-flow-keys", "optional": True}}]
+
+    targets = [flow.FlowTarget("alert", "failure", "alert-inbox", "api-key"),
+               flow.FlowTarget("load", "success", "load-inbox", "api-key")]
+    configmap = flow.render_targets("fetch", "shop", targets)
+    keys = flow.render_keys("fetch", "shop", {"load": "k1"})
+    for child in (configmap, keys):
+        kubernetes_validate.validate(child, "1.37.0", strict=True)
+    assert json.loads(configmap["data"]["targets.json"])[1] == {
         "name": "load", "on": "success", "url": "http://load.shop.svc/inbox",
-        "key_path": "/etc/osc/flow/load/api-key"}
-    a = flow.wiring_checksum("shop", targets, {"load": "k1", "alert": "k2"})
-    assert a != flow.wiring_checksum("shop", targets, {"load": "k1", "alert": "rotated"})
-    assert a != flow.wiring_checksum("shop", targets[:1], {"load": "k1"})
+        "key_path": "/etc/osc/flow/load"}
+    assert keys["metadata"]["name"] == "fetch-flow-keys"
+    assert keys["data"] == {"load": base64.b64encode(b"k1").decode()}

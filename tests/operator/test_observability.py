@@ -92,8 +92,9 @@ def test_kubectl_wait_for_ready(kube_emulator: RunningEmulator, operator: dict) 
     create(kube_emulator, JOBS, openfnjob("awaited"))
     wait_for(lambda: ready(kube_emulator, "awaited"), "awaited's first status")
     conditions = get(kube_emulator, f"{JOBS}/awaited")["status"]["conditions"]
-    assert [(c["type"], c["status"]) for c in conditions] == [("Ready", "False"),
-                                                             ("Reconciling", "True")]
+    # Durable=False: the emulator has no default StorageClass, so the store is an emptyDir.
+    assert [(c["type"], c["status"]) for c in conditions] == [
+        ("Ready", "False"), ("Reconciling", "True"), ("Durable", "False")]
     waiting = subprocess.Popen(
         [kubectl(), "wait", "--for=condition=Ready", "ofj/awaited", "--timeout=60s"],
         env=kube_emulator.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -107,7 +108,8 @@ def test_kubectl_wait_for_ready(kube_emulator: RunningEmulator, operator: dict) 
     assert waiting.returncode == 0, err
     assert "condition met" in out
     conditions = get(kube_emulator, f"{JOBS}/awaited")["status"]["conditions"]
-    assert [(c["type"], c["status"]) for c in conditions] == [("Ready", "True")]
+    assert [(c["type"], c["status"]) for c in conditions] == [("Ready", "True"),
+                                                             ("Durable", "False")]
 
 
 def test_a_child_that_cannot_be_written_is_a_warning_event(

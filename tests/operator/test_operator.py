@@ -154,13 +154,26 @@ def test_storage_puts_the_run_store_on_an_owned_claim_that_never_shrinks(
     assert size() == "2Gi"
     merge_patch(kube_emulator, f"{JOBS}/delta", {"spec": {"storage": {"size": "5Gi"}}})
     wait_for(lambda: size() == "5Gi", "the claim to grow")
-    merge_patch(kube_emulator, f"{JOBS}/delta", {"spec": {"storage": None}})
+    # Without spec.storage a job that has its claim keeps it (the data is on it).
+    merge_patch(kube_emulator, f"{JOBS}/delta", {"spec": {"storage": None, "concurrency": 3}})
+    wait_for(lambda: (j := get(kube_emulator, f"{JOBS}/delta"))["status"].get(
+        "observedGeneration") == j["metadata"]["generation"], "the spec without storage")
+    deployment = get(kube_emulator, f"{DEPLOYMENTS}/delta")["spec"]
+    assert deployment["strategy"] == {"type": "Recreate"}
+    assert {v["name"]: v for v in deployment["template"]["spec"]["volumes"]}["data"][
+        "persistentVolumeClaim"] == {"claimName": "delta-data"}
+    merge_patch(kube_emulator, f"{JOBS}/delta", {"spec": {"storage": {"ephemeral": True}}})
 
     def data_volume() -> dict | None:
         deployment = get(kube_emulator, f"{DEPLOYMENTS}/delta")["spec"]
         volumes = {v["name"]: v for v in deployment["template"]["spec"]["volumes"]}
         return deployment["strategy"]["type"] == "RollingUpdate" and volumes["data"]
-    assert wait_for(data_volume, "the emptyDir back") == {"name": "data", "emptyDir": {}}
+    assert wait_for(data_volume, "the emptyDir asked for") == {
+        "name": "data", "emptyDir": {"sizeLimit": "1Gi"}}
+    durable = wait_for(lambda: next((c for c in get(kube_emulator, f"{JOBS}/delta")["status"][
+        "conditions"] if c["type"] == "Durable" and c["status"] == "False"), None),
+        "Durable=False")
+    assert durable["reason"] == "EphemeralStorage"
     assert size() == "5Gi"  # the claim and its data stay until the job is deleted
 
 
@@ -230,11 +243,12 @@ def test_kubectl_apply_of_the_examples(kube_emulator: RunningEmulator,  # noqa: 
         container = get(kube_emulator, f"{DEPLOYMENTS}/fetch-orders")["spec"]["template"][
             "spec"]["containers"][0]
         return {var["name"]: var.get("value") for var in container["env"]}
-    env = wait_for(lambda: "OSC_FLOW_TARGETS" in fetch_env() and fetch_env(), "the flow wiring")
-    assert json.loads(env["OSC_FLOW_TARGETS"]) == [{
+    targets = wait_for(lambda: get(kube_emulator, f"{CORE}/configmaps/fetch-orders-flow"),
+                       "the flow wiring")["data"]["targets.json"]
+    assert json.loads(targets) == [{
         "name": "load-orders", "on": "success", "url": "http://load-orders.default.svc/inbox",
-        "key_path": "/etc/osc/flow/load-orders/api-key"}]
-    assert json.loads(env["OSC_FILTER"]) == {"source": "shop"}
+        "key_path": "/etc/osc/flow/load-orders"}]
+    assert json.loads(fetch_env()["OSC_FILTER"]) == {"source": "shop"}
 
 
 def test_operator_health_and_json_logs_without_secrets(

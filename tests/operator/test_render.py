@@ -15,7 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from osc_operator import render
+from osc_operator import render, storage
 from osc_operator.api import parse_spec
 from osc_operator.webhook_render import secret_files
 
@@ -33,10 +33,12 @@ def load_case(case: str) -> dict[str, Any]:
     return yaml.safe_load((DATA / f"{case}.input.yaml").read_text())
 
 
-def render_children(job: dict[str, Any]) -> list[dict[str, Any]]:
-    """Render every child the way the operator does, with the cluster's data fixed above."""
+def render_children(job: dict[str, Any],
+                    default_class: str | None = "standard") -> list[dict[str, Any]]:
+    """Render every child the way the operator does, with the cluster's data fixed above
+    (a default StorageClass unless `default_class` is None)."""
     name, namespace = job["metadata"]["name"], job["metadata"]["namespace"]
-    spec = parse_spec(job["spec"])
+    spec = storage.place(parse_spec(job["spec"]), False, lambda: default_class).spec
     own_key = render.inbox_key_ref(name, spec)[0] == render.inbox_secret_name(name)
     checksums = render.Checksums(
         job=render.checksum(spec.job if spec.job is not None else SHARED_JOB),
@@ -72,7 +74,7 @@ def test_every_child_is_valid_kubernetes(case: str) -> None:
 
 def test_a_field_kubernetes_does_not_know_fails_strict_validation() -> None:
     """The validation above can fail: an unknown field in a rendered child is caught."""
-    deployment = render_children(load_case("webhook-generated-key"))[3]
+    deployment = _deployment("webhook-generated-key")
     deployment["spec"]["template"]["spec"]["containers"][0]["secretValue"] = "x"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
@@ -160,7 +162,7 @@ def test_cron_trigger_renders_a_cronjob_that_posts_to_the_inbox() -> None:
 
 def test_a_webhook_job_renders_no_cronjob() -> None:
     kinds = [child["kind"] for child in render_children(load_case("webhook-generated-key"))]
-    assert kinds == ["ConfigMap", "Secret", "Service", "Deployment"]
+    assert kinds == ["ConfigMap", "Secret", "Service", "PersistentVolumeClaim", "Deployment"]
 
 
 def test_storage_puts_the_run_store_on_the_job_claim_and_recreates_pods() -> None:
@@ -180,13 +182,23 @@ def test_storage_puts_the_run_store_on_the_job_claim_and_recreates_pods() -> Non
     assert pod["securityContext"]["fsGroup"] == render.RUN_AS  # the claim is writable for it
 
 
-def test_without_storage_the_run_store_is_an_empty_dir_rolled_over() -> None:
+def test_without_storage_a_default_class_puts_the_store_on_a_default_claim() -> None:
     children = render_children(load_case("webhook-generated-key"))
-    assert "PersistentVolumeClaim" not in [child["kind"] for child in children]
+    [claim] = [child for child in children if child["kind"] == "PersistentVolumeClaim"]
+    assert claim["metadata"]["name"] == "hello-webhook-data"
+    assert claim["spec"] == {"accessModes": ["ReadWriteOnce"],
+                             "resources": {"requests": {"storage": "1Gi"}}}  # default class
     deployment = _deployment("webhook-generated-key")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_without_a_default_class_the_store_is_a_bounded_empty_dir_rolled_over() -> None:
+    children = render_children(load_case("webhook-generated-key"), default_class=None)
+    assert "PersistentVolumeClaim" not in [child["kind"] for child in children]
+    deployment = next(c for c in children if c["kind"] == "Deployment")
     assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}
     volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
-    assert volumes["data"] == {"name": "data", "emptyDir": {}}
+    assert volumes["data"] == {"name": "data", "emptyDir": {"sizeLimit": "1Gi"}}
 
 
 def test_webhook_auth_secrets_are_read_only_files_and_roll_the_pods() -> None:
@@ -219,3 +231,28 @@ def test_an_own_api_key_secret_under_auth_is_the_inbox_key() -> None:
     job["spec"]["trigger"]["webhook"]["auth"]["apiKey"]["secretRef"] = {"name": "mine", "key": "k"}
     spec = parse_spec(job["spec"])
     assert render.inbox_key_ref("intake", spec) == ("mine", "k")
+
+
+def test_every_empty_dir_is_bounded_and_every_container_has_resources() -> None:
+    for case in CASES:
+        for child in render_children(load_case(case), default_class=None):
+            spec = child.get("spec") or {}
+            pod = (spec.get("template") or spec.get("jobTemplate", {}).get(
+                "spec", {}).get("template") or {}).get("spec")
+            if pod is None:
+                continue
+            for volume in pod["volumes"]:
+                assert "emptyDir" not in volume or volume["emptyDir"].get("sizeLimit"), volume
+            for container in pod["containers"] + pod.get("initContainers", []):
+                assert container["resources"]["limits"]["memory"], (case, container["name"])
+
+
+def test_resources_default_and_spec_resources_replace_them() -> None:
+    container = _deployment("webhook-generated-key")["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"},
+                                      "limits": {"memory": "1Gi"}}
+    job = load_case("webhook-generated-key")
+    job["spec"]["resources"] = {"limits": {"memory": "4Gi"}}
+    deployment = next(c for c in render_children(job) if c["kind"] == "Deployment")
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["resources"] == {
+        "limits": {"memory": "4Gi"}}

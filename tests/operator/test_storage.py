@@ -90,6 +90,60 @@ def test_one_pod_at_most_with_storage() -> None:
                        "replicas": 3}).replicas == 3
 
 
-def test_storage_needs_a_size() -> None:
-    with pytest.raises(ValidationError):
-        parse_spec({**SPEC, "storage": {"storageClassName": "fast"}})
+def test_a_size_defaults_to_one_gibibyte() -> None:
+    spec = parse_spec({**SPEC, "storage": {"storageClassName": "fast"}})
+    assert size_of(render.render_pvc("demo", "default", spec)) == "1Gi"
+
+
+WITHOUT = {k: v for k, v in SPEC.items() if k != "storage"}
+
+
+def no_class() -> str | None:
+    return None
+
+
+def test_without_storage_a_default_class_gives_a_claim() -> None:
+    placement = storage.place(parse_spec(WITHOUT), False, lambda: "standard")
+    assert (placement.durable, placement.reason) == (True, "PersistentVolumeClaim")
+    assert size_of(render.render_pvc("demo", "default", placement.spec)) == "1Gi"
+
+
+def test_without_a_default_class_the_store_is_an_empty_dir_and_says_what_is_at_risk() -> None:
+    placement = storage.place(parse_spec(WITHOUT), False, no_class)
+    assert (placement.durable, placement.reason) == (False, "NoDefaultStorageClass")
+    assert "queued runs and run history are lost whenever the pod is replaced" in \
+        placement.message
+    assert render.render_pvc("demo", "default", placement.spec) is None
+
+
+def test_a_claim_made_once_is_kept_when_the_default_class_goes() -> None:
+    placement = storage.place(parse_spec(WITHOUT), True, no_class)
+    assert placement.durable and render.render_pvc("demo", "default", placement.spec)
+
+
+def test_ephemeral_on_purpose_and_several_replicas_use_empty_dirs() -> None:
+    ephemeral = storage.place(parse_spec({**SPEC, "storage": {"ephemeral": True},
+                                          "replicas": 2}), True, lambda: "standard")
+    assert (ephemeral.durable, ephemeral.reason) == (False, "EphemeralStorage")
+    assert render.render_pvc("demo", "default", ephemeral.spec) is None
+    several = storage.place(parse_spec({**WITHOUT, "replicas": 3}), False, lambda: "standard")
+    assert (several.durable, several.reason) == (False, "SeveralReplicas")
+    assert render.render_pvc("demo", "default", several.spec) is None
+
+
+def test_the_default_class_is_read_from_its_annotation() -> None:
+    class Classes:
+        def __init__(self, items: list[dict[str, Any]]) -> None:
+            self.items = items
+
+        def request(self, method: str, path: str) -> dict[str, Any]:
+            assert (method, path) == ("GET", "/apis/storage.k8s.io/v1/storageclasses")
+            return {"items": self.items}
+
+    def sc(name: str, default: str | None) -> dict[str, Any]:
+        annotations = {} if default is None else {
+            "storageclass.kubernetes.io/is-default-class": default}
+        return {"metadata": {"name": name, "annotations": annotations}}
+    # A stand-in for the API: only the list's shape matters here (the emulator tests read it).
+    assert storage.default_class(Classes([sc("slow", None), sc("fast", "true")])) == "fast"
+    assert storage.default_class(Classes([sc("slow", "false")])) is None

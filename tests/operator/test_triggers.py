@@ -2,13 +2,14 @@
 
 Cron: the CronJob follows the spec (created, updated, removed), invalid schedules and time
 zones are refused. Filter: OSC_FILTER follows `webhook.filter`. Flow: the upstream job's
-Deployment carries OSC_FLOW_TARGETS and read-only mounts of the downstream keys, which follow
-the downstream jobs as they appear, change and go away; a cycle is refused; only a change of
-the flow itself makes the operator touch the upstream again.
+ConfigMap `<name>-flow` and Secret `<name>-flow-keys` follow the downstream jobs as they
+appear, change and go away, while the upstream's Deployment is never touched; a cycle is
+refused; only a change of the flow itself makes the operator touch the upstream again.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -21,7 +22,6 @@ from tests.operator.harness import (CORE, DEPLOYMENTS, JOBS, NS, create, events_
                                     operator, ready, template_annotations, wait_for)
 
 CRONJOBS = f"/apis/batch/v1/namespaces/{NS}/cronjobs"
-FLOW_CHECKSUM = "osc.openfn.org/flow-checksum"
 
 
 def env_of(kube: RunningEmulator, name: str) -> dict[str, str]:
@@ -32,8 +32,15 @@ def env_of(kube: RunningEmulator, name: str) -> dict[str, str]:
 
 
 def flow_targets(kube: RunningEmulator, name: str) -> list[dict[str, str]] | None:
-    value = env_of(kube, name).get("OSC_FLOW_TARGETS")
-    return None if value is None else json.loads(value)
+    """The targets in `<name>-flow`; None while the job never had a downstream."""
+    configmap = get(kube, f"{CORE}/configmaps/{name}-flow")
+    return None if configmap is None else json.loads(configmap["data"]["targets.json"])
+
+
+def flow_keys(kube: RunningEmulator, name: str) -> dict[str, str]:
+    secret = get(kube, f"{CORE}/secrets/{name}-flow-keys") or {}
+    return {key: base64.b64decode(value).decode()
+            for key, value in (secret.get("data") or {}).items()}
 
 
 def reason_of(kube: RunningEmulator, name: str) -> str | None:
@@ -133,7 +140,7 @@ def flow_job(name: str, after: str, on: str = "success") -> dict[str, Any]:
 
 def target(name: str, on: str) -> dict[str, str]:
     return {"name": name, "on": on, "url": f"http://{name}.default.svc/inbox",
-            "key_path": f"/etc/osc/flow/{name}/api-key"}
+            "key_path": f"/etc/osc/flow/{name}"}
 
 
 def test_flow_wiring_follows_the_downstream_jobs(
@@ -141,25 +148,23 @@ def test_flow_wiring_follows_the_downstream_jobs(
     create(kube_emulator, JOBS, openfnjob("fetch"))
     wait_for(lambda: get(kube_emulator, f"{DEPLOYMENTS}/fetch"), "fetch's Deployment")
     assert flow_targets(kube_emulator, "fetch") is None
+    wait_for(lambda: (j := get(kube_emulator, f"{JOBS}/fetch"))["status"].get(
+        "observedGeneration") == j["metadata"]["generation"], "fetch reconciled")
+    untouched = get(kube_emulator, f"{DEPLOYMENTS}/fetch")["metadata"]["resourceVersion"]
 
     create(kube_emulator, JOBS, flow_job("load", "fetch"))
     wait_for(lambda: flow_targets(kube_emulator, "fetch") == [target("load", "success")],
              "fetch to be wired to load")
-    pod = get(kube_emulator, f"{DEPLOYMENTS}/fetch")["spec"]["template"]["spec"]
-    volume = next(v for v in pod["volumes"] if v["name"] == "flow-load")
-    assert volume["secret"] == {"secretName": "load-inbox", "defaultMode": 0o400,
-                                "optional": True, "items": [
-                                    {"key": "api-key", "path": "api-key", "mode": 0o400}]}
-    assert {"name": "flow-load", "mountPath": "/etc/osc/flow/load", "readOnly": True} in pod[
-        "containers"][0]["volumeMounts"]
-    kubernetes_validate.validate(get(kube_emulator, f"{DEPLOYMENTS}/fetch"), "1.37.0",
-                                 strict=True)
+    load_key = wait_for(lambda: (get(kube_emulator, f"{CORE}/secrets/load-inbox") or {}).get(
+        "data", {}).get("api-key"), "load's inbox key")
+    wait_for(lambda: flow_keys(kube_emulator, "fetch") == {
+        "load": base64.b64decode(load_key).decode()}, "load's key copied for fetch")
+    owners = get(kube_emulator, f"{CORE}/configmaps/fetch-flow")["metadata"]["ownerReferences"]
+    assert [(ref["kind"], ref["name"]) for ref in owners] == [("OpenFnJob", "fetch")]
     wait_for(lambda: get(kube_emulator, f"{JOBS}/fetch")["status"].get("flowTargets")
              == ["load"], "fetch's status to list load")
     wait_for(lambda: env_of(kube_emulator, "load").get("OSC_TRIGGER") == "flow",
              "load's own Deployment")
-    assert "OSC_FLOW_TARGETS" not in env_of(kube_emulator, "load")
-    checksum = template_annotations(get(kube_emulator, f"{DEPLOYMENTS}/fetch"))[FLOW_CHECKSUM]
 
     create(kube_emulator, JOBS, flow_job("notify", "fetch", "failure"))
     wait_for(lambda: flow_targets(kube_emulator, "fetch") == [
@@ -167,12 +172,11 @@ def test_flow_wiring_follows_the_downstream_jobs(
     merge_patch(kube_emulator, f"{JOBS}/load", {"spec": {"trigger": {"flow": {"on": "failure"}}}})
     wait_for(lambda: flow_targets(kube_emulator, "fetch") == [
         target("load", "failure"), target("notify", "failure")], "load's new outcome")
-    assert template_annotations(get(kube_emulator, f"{DEPLOYMENTS}/fetch"))[
-        FLOW_CHECKSUM] != checksum  # the wiring changed: the pods roll
 
     merge_patch(kube_emulator, f"{JOBS}/load", {"spec": {"trigger": {"flow": {"after": "nobody"}}}})
     wait_for(lambda: flow_targets(kube_emulator, "fetch") == [target("notify", "failure")],
              "load to leave fetch")
+    wait_for(lambda: set(flow_keys(kube_emulator, "fetch")) == {"notify"}, "load's key to go")
     condition = wait_for(lambda: (c := ready(kube_emulator, "load")) and "nobody" in c[
         "message"] and c, "load to report its missing upstream")
     assert "upstream OpenFnJob 'nobody' not found" in condition["message"]
@@ -181,13 +185,12 @@ def test_flow_wiring_follows_the_downstream_jobs(
                          for e in events_for(kube_emulator, "load")), "an UpstreamNotFound Event")
 
     delete(kube_emulator, f"{JOBS}/notify")
-    wait_for(lambda: flow_targets(kube_emulator, "fetch") is None, "the last target to go")
-    deployment = get(kube_emulator, f"{DEPLOYMENTS}/fetch")
-    assert not [v for v in deployment["spec"]["template"]["spec"]["volumes"]
-                if v["name"].startswith("flow-")]
-    assert FLOW_CHECKSUM not in template_annotations(deployment)
+    wait_for(lambda: flow_targets(kube_emulator, "fetch") == [], "the last target to go")
     wait_for(lambda: get(kube_emulator, f"{JOBS}/fetch")["status"].get("flowTargets") == [],
              "fetch's status to list no target")
+    assert flow_keys(kube_emulator, "fetch") == {}
+    # Downstream jobs came, changed and went: fetch's Deployment (so its pods) never changed.
+    assert get(kube_emulator, f"{DEPLOYMENTS}/fetch")["metadata"]["resourceVersion"] == untouched
 
 
 def test_flow_cycles_are_refused_and_the_rest_keeps_working(

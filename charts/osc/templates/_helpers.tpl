@@ -58,49 +58,57 @@ app.kubernetes.io/part-of: osc
 {{- end -}}
 
 {{/*
-The operator's rights, the same in a namespaced Role and in the cluster-wide ClusterRole.
-Least privilege: no wildcards; Secrets are read, and created/patched only for the
-`<job>-inbox` key Secrets the operator owns (RBAC cannot limit `create` by name, so this is
-the narrowest grant that works); nothing is ever deleted by hand except the children it
-renders (ConfigMap, Service, Deployment, CronJob), which garbage collection would also remove.
+The operator's rights, the same in a namespaced Role and in the cluster-wide ClusterRole: the
+verbs its code and kopf use, nothing more (the README's RBAC table lists each with its user,
+and tests/chart/test_chart_rbac.py holds the chart to that table). No wildcards; nothing is
+deleted by hand but the CronJob and PodDisruptionBudget a changed spec no longer asks for
+(everything else goes with its OpenFnJob through garbage collection).
 */}}
 {{- define "osc.rbacRules" -}}
+# kopf lists and watches OpenFnJobs and patches its own annotations on them.
 - apiGroups: [osc.openfn.org]
   resources: [openfnjobs]
   verbs: [get, list, watch, patch]
 - apiGroups: [osc.openfn.org]
   resources: [openfnjobs/status]
-  verbs: [get, patch]
+  verbs: [patch]
 # Children carry ownerReferences with blockOwnerDeletion, which the
 # OwnerReferencesPermissionEnforcement admission plugin allows only with this right.
 - apiGroups: [osc.openfn.org]
   resources: [openfnjobs/finalizers]
   verbs: [update]
+# Watched: a jobFrom ConfigMap or a credential/inbox Secret that changes rolls the job's pods.
+# Secrets are created (`<job>-inbox`, `<job>-flow-keys`) and patched (`<job>-flow-keys`)
+# only for Secrets the operator owns; RBAC cannot limit `create` by name.
 - apiGroups: [""]
-  resources: [configmaps, services]
-  verbs: [get, list, watch, create, update, patch, delete]
+  resources: [configmaps, secrets]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, create, patch]
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, list, watch, create, update, patch, delete]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [batch]
   resources: [cronjobs]
-  verbs: [get, list, watch, create, update, patch, delete]
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [get, list, watch, create, patch]
-# The run store's claims (spec.storage) are created and grown, never updated whole or deleted:
-# they go with their OpenFnJob through the ownerReference.
+  verbs: [get, create, patch, delete]
+# The run store's claims are created and grown, never deleted: they go with their OpenFnJob.
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
-  verbs: [get, list, watch, create, patch]
-# Pods are only read: to report why a runtime pod cannot start (e.g. a failed init container).
+  verbs: [get, create, patch]
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [get, create, patch, delete]
+{{- if .Values.jobNetworkPolicy.enabled }}
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [get, create, patch]
+{{- end }}
+# Pods are only watched: to report why a runtime pod cannot start (a failed init container).
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch]
+  verbs: [list, watch]
 - apiGroups: [""]
   resources: [events]
-  verbs: [create, patch]
-- apiGroups: [events.k8s.io]
-  resources: [events]
-  verbs: [create, patch]
+  verbs: [create]
 {{- end -}}
