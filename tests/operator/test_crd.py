@@ -230,7 +230,6 @@ INVALID = {
                                    "'key' is a required"),
     **{f"storage size {size!r}": (with_spec(storage={"size": size}), "does not match")
        for size in ("0", "0Gi", "-1Gi", "1GB", "1e9", "lots")},
-    "storage without size": (with_spec(storage={}), "'size' is a required"),
     **{f"webhook {name}": (with_spec(trigger={"webhook": webhook}), message)
        for name, (webhook, message) in {
            "signature preset and header": ({"auth": {"signature": {
