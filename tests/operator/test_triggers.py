@@ -209,7 +209,8 @@ def test_flow_cycles_are_refused_and_the_rest_keeps_working(
         wait_for(lambda: reason_of(kube_emulator, name) == "InvalidSpec", f"{name} refused")
         assert "flow cycle" in ready(kube_emulator, name)["message"]
     assert get(kube_emulator, f"{DEPLOYMENTS}/pong") is None
-    assert reason_of(kube_emulator, "tail") == "Progressing"  # off the cycle: not affected
+    wait_for(lambda: reason_of(kube_emulator, "tail") == "Progressing",  # off the cycle
+             "tail to be unaffected")
     assert any(e["reason"] == "InvalidSpec" and e["type"] == "Warning"
                for e in events_for(kube_emulator, "ping"))
 
