@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.controlplane import ControlPlane
+from tests.cluster.jobs import EVERY_MINUTE, openfnjob
 from tests.cluster.kubectl import Cluster
 from tests.cluster.operator_process import OperatorProcess
 from tests.tools import ROOT
@@ -116,6 +117,10 @@ def osc(request: pytest.FixtureRequest, cluster: Cluster, default_storage: None,
     operator = OperatorProcess(kubeconfig, workdir,
                                watch_namespaces="" if mode == "cluster-wide" else namespace)
     operator.start()
+    # test_triggers.py's every-minute cron job, made first so that the wait for the CronJob
+    # controller's next minute overlaps every other test of the mode
+    cluster.apply(namespace, openfnjob(EVERY_MINUTE, trigger={"cron": {
+        "schedule": "* * * * *", "timeZone": "Etc/UTC"}}))
     try:
         yield Osc(mode, cluster, operator)
     finally:

@@ -7,6 +7,7 @@ from typing import Any
 
 from tests.cluster.kubectl import Cluster, ready_condition, wait_for
 
+EVERY_MINUTE = "every-minute"  # a cron job every mode starts with (conftest.py)
 KINDS = ("ConfigMap", "Secret", "Service", "Deployment", "CronJob", "PersistentVolumeClaim")
 
 

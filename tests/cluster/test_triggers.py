@@ -10,29 +10,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-
-import pytest
 
 from tests.cluster.jobs import (
+    EVERY_MINUTE,
     env_of,
     kubectl_wait_ready,
     openfnjob,
     pod_spec,
 )
 from tests.cluster.kubectl import wait_for
-
-EVERY_MINUTE = "every-minute"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def every_minute(osc) -> Iterator[None]:
-    """Made when the module starts, so the wait for the next minute overlaps the other tests."""
-    osc.cluster.apply(osc.namespace, openfnjob(
-        EVERY_MINUTE, trigger={"cron": {"schedule": "* * * * *", "timeZone": "Etc/UTC"}}))
-    yield
-    osc.cluster.kubectl("delete", "openfnjob", EVERY_MINUTE, "-n", osc.namespace, check=False)
-
 
 def test_flow_wires_the_upstream_and_reports_its_targets(osc) -> None:
     cluster, namespace = osc.cluster, osc.namespace
@@ -75,7 +61,8 @@ def test_switching_away_from_cron_deletes_the_cronjob(osc) -> None:
 
 
 def test_the_cronjob_creates_a_job_on_schedule(osc) -> None:
-    """The real CronJob controller starts a Job at the next minute; kwok completes its pod."""
+    """The real CronJob controller starts a Job at the next minute; kwok completes its pod.
+    The job was made when the mode started (conftest.py), so most of the wait is over."""
     cluster, namespace = osc.cluster, osc.namespace
     kubectl_wait_ready(cluster, namespace, EVERY_MINUTE)
     cronjob = cluster.child(namespace, "CronJob", EVERY_MINUTE)
