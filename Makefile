@@ -69,8 +69,14 @@ run: ## Serve examples/hello on 127.0.0.1:8080 (no cluster needed)
 
 ## ---- checks ----------------------------------------------------------------
 
-test-tools: $(VENV)/.installed ## Install the test tools (helm, kubectl, chromium)
+test-tools: $(VENV)/.installed ## Install the test tools (helm, kubectl, chromium; builds the control plane once)
 	$(PY) tests/tools.py install
+
+cluster: install test-tools ## Start a local control plane (kwok node); KUBECONFIG=.tools/cluster/admin.kubeconfig
+	$(PY) -m tests.cluster.controlplane up
+
+cluster-down: $(VENV)/.installed ## Stop the local control plane and remove its data
+	$(PY) -m tests.cluster.controlplane down
 
 generate: install ## Regenerate the CRD in crds/ and charts/osc/ from the pydantic models
 	$(PY) -m osc_operator.crdgen write
@@ -80,7 +86,7 @@ verify: install ## Fail when a generated file is stale
 	$(PY) -m osc_operator.crdgen verify
 	$(PY) -m osc_operator.bundledgen verify
 
-test: install test-tools verify ## Run the test suite (no cluster needed)
+test: install test-tools verify ## Run the test suite (starts its own control plane for tests/cluster)
 	$(PY) -m pytest tests --ignore=tests/images
 
 test-images: install test-tools ## Build and run the images with podman (slow; needs root)
@@ -95,4 +101,4 @@ e2e: ## End-to-end on a kind cluster (needs Docker and kind)
 clean: ## Remove installs, tools and run data
 	rm -rf $(VENV) node_modules $(TOOLS) .osc-data
 
-.PHONY: help install install-runtime lock run test-tools generate verify test test-images bench e2e clean
+.PHONY: help install install-runtime lock run test-tools cluster cluster-down generate verify test test-images bench e2e clean

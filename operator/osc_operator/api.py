@@ -418,6 +418,9 @@ class OpenFnJobStatus(Model):
     url: str | None = Field(None, description="In-cluster URL of the job's inbox.")
     inbox_secret: str | None = Field(None, description="Secret holding the inbox key.")
     trigger: str | None = Field(None, description="The trigger kind in use.")
+    flow_targets: list[str] | None = Field(
+        None, description="The OpenFnJobs that run after this one (flow triggers naming it), "
+        "which its runtime hands its runs' outcomes to.")
 
 
 # Checked by the API server on the whole object (a spec cannot see its own name); a longer

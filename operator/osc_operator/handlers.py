@@ -39,9 +39,12 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # annotations; if the wait (5 s by default) runs out under a burst of jobs, kopf takes that
     # body for a new object and runs the whole creation again. The patch always arrives.
     settings.persistence.consistency_timeout = 30
-    settings.scanning.disabled = False  # follow namespaces and CRDs as they come and go
-    memo.kube = kube.Kube.connect()
     memo.settings = OperatorSettings()
+    # Watching listed namespaces, kopf needs no scan of namespaces or CRDs, and the chart's
+    # namespaced Role cannot list either: kopf would retry for a minute before it watches
+    # anything. Cluster-wide, it follows CRDs as they come and go (the ClusterRole allows it).
+    settings.scanning.disabled = bool(memo.settings.namespaces())
+    memo.kube = kube.Kube.connect()
     memo.kopf_settings = settings
     memo.flow_seen = {}  # (namespace, name) → (generation, after): see flow_watch.py
     metrics.serve(memo.settings.metrics_port)
@@ -119,8 +122,9 @@ def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any,
         _report(memo, body, "False", "ChildFailed", str(error), previous, failed=True)
         raise _tagged(kopf.TemporaryError(str(error), delay=RETRY_CHILD_SECONDS), "ChildFailed")
     _post_changes(body, outcome.changes, logger)
-    for warning in outcome.warnings:
-        kopf.warn(body, reason="StorageKept", message=warning)
+    if (body.get("status") or {}).get("observedGeneration") != body["metadata"].get("generation"):
+        for warning in outcome.warnings:  # once per spec, not at every resume or Secret change
+            kopf.warn(body, reason="StorageKept", message=warning)
     failure = None if outcome.available else adaptor_install.find_install_failure(
         memo.kube, body, render.selector_labels(body["metadata"]["name"]))
     extra = {"flowTargets": outcome.flow_targets}

@@ -25,8 +25,11 @@ MERGE_PATCH = "application/merge-patch+json"
 OWN_ANNOTATION = "osc.openfn.org/"
 # Optional map fields we render only sometimes: a merge patch keeps what it does not mention,
 # so when the spec drops one, the patch must remove it (lists are replaced whole anyway).
+# (A left-over `initContainers` would keep the adaptor init container, whose volume is gone:
+# the API server refuses such a Deployment with 422.)
 OPTIONAL_FIELDS = {"CronJob": [("spec", "timeZone"), ("spec", "startingDeadlineSeconds")],
-                   "Deployment": [("spec", "strategy", "rollingUpdate")]}  # not with Recreate
+                   "Deployment": [("spec", "strategy", "rollingUpdate"),  # not with Recreate
+                                  ("spec", "template", "spec", "initContainers")]}
 
 
 class KubeError(Exception):

@@ -1,0 +1,64 @@
+"""README (operator): an invalid OpenFnJob is refused by the real API server's schema and CEL
+rules (the same cases tests/operator/test_crd.py checks against the generated schema), and what
+a schema cannot see is `Ready=False InvalidSpec` with `Stalled=True`, not retried."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import yaml
+
+from osc_operator import api
+from tests.cluster.jobs import openfnjob, wait_reason
+from tests.operator.test_crd import INVALID
+
+# messages of our own x-kubernetes-validations rules: the API server must quote them
+CEL_MESSAGES = ("set exactly one of", "name a time zone, not Local",
+                api.ONE_POD_WITH_STORAGE["message"], api.NO_SELF_FLOW["message"])
+
+
+def test_the_api_server_refuses_what_the_schema_and_cel_rules_refuse(osc) -> None:
+    cases = {name: (copy.deepcopy(job), message) for name, (job, message) in INVALID.items()}
+    cases["flows into itself"] = (openfnjob("x", trigger={"flow": {"after": "x", "on": "success"}}),
+                                  api.NO_SELF_FLOW["message"])
+    names = {}
+    for index, (case, (job, _)) in enumerate(cases.items()):
+        names[case] = f"invalid-{index}"
+        job["metadata"]["name"] = names[case]
+        if case == "flows into itself":
+            job["spec"]["trigger"]["flow"]["after"] = names[case]
+    text = "\n---\n".join(yaml.safe_dump(job) for job, _ in cases.values())
+    result = osc.cluster.kubectl("apply", "--dry-run=server", "-n", osc.namespace, "-f", "-",
+                                 input=text, check=False)
+    assert result.returncode != 0
+    refused = {}  # job name → the API server's answer (one block per refused object)
+    for block in re.split(r"\n(?=Error from server)", result.stderr):
+        found = re.search(r'"(invalid-\d+)" is invalid', block)
+        if found:
+            refused[found.group(1)] = block
+    for case, (_, message) in cases.items():
+        line = refused.get(names[case])
+        assert line, f"{case}: accepted by the API server\n{result.stderr}"
+        cel = next((m for m in CEL_MESSAGES if m in message), None)
+        if cel:
+            assert cel in line, f"{case}: {line}"
+    assert "created" not in result.stdout  # nothing valid slipped in among them
+
+
+def test_what_only_the_operator_can_check_is_invalid_spec(osc) -> None:
+    """The CRD's patterns let these through; the operator parses them and stops."""
+    cluster, namespace = osc.cluster, osc.namespace
+    long_name = "a" * 58  # a Service name, and `<name>-inbox`, would not fit
+    cluster.apply(namespace,
+                  openfnjob("bad-minute", trigger={"cron": {"schedule": "61 * * * *"}}),
+                  openfnjob("bad-zone", trigger={"cron": {"schedule": "@daily",
+                                                          "timeZone": "Mars/Base"}}),
+                  openfnjob(long_name))
+    for name, words in (("bad-minute", "61 * * * *"), ("bad-zone", "Mars/Base"),
+                        (long_name, "at most 57")):
+        ready = wait_reason(cluster, namespace, name, "InvalidSpec")
+        assert ready["status"] == "False" and words in ready["message"], ready
+        assert cluster.child(namespace, "Deployment", name) is None
+    cluster.kubectl("wait", "-n", namespace, "--for=condition=Stalled", "--timeout=30s",
+                    "openfnjob/bad-minute", "openfnjob/bad-zone")

@@ -1,0 +1,64 @@
+"""README (operator, what survives what): `spec.storage` puts the run store on a claim
+`<name>-data` (ReadWriteOnce) that the real PersistentVolume controller binds, with the
+Deployment's strategy Recreate; the claim grows with `size` but never shrinks (a Warning
+Event StorageKept), and `replicas: 2` with storage is refused by the API server.
+
+The claims bind to the pre-made volumes of the `default_storage` fixture (conftest.py): this
+control plane has no provisioner."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cluster.jobs import kubectl_wait_ready, openfnjob, pod_spec, wait_reason
+from tests.cluster.kubectl import wait_for
+
+
+def _claim(cluster, namespace: str, name: str) -> dict:
+    return cluster.child(namespace, "PersistentVolumeClaim", f"{name}-data") or {}
+
+
+def test_storage_claim_binds_grows_and_never_shrinks(osc) -> None:
+    cluster, namespace, name = osc.cluster, osc.namespace, "keeps-runs"
+    cluster.apply(namespace, openfnjob(name, storage={"size": "1Gi"}))
+    kubectl_wait_ready(cluster, namespace, name)
+    claim = _claim(cluster, namespace, name)
+    assert claim["status"]["phase"] == "Bound"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    deployment = cluster.child(namespace, "Deployment", name)
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    data = next(v for v in pod_spec(cluster, namespace, name)["volumes"] if v["name"] == "data")
+    assert data == {"name": "data", "persistentVolumeClaim": {"claimName": f"{name}-data"}}
+
+    patch = {"spec": {"storage": {"size": "2Gi"}}}
+    cluster.kubectl("patch", "openfnjob", name, "-n", namespace, "--type=merge",
+                    "-p", json.dumps(patch))
+    wait_for(lambda: _claim(cluster, namespace, name)["spec"]["resources"]["requests"]
+             ["storage"] == "2Gi", "the claim grown to 2Gi")
+    wait_reason(cluster, namespace, name, "Available")
+
+    patch = {"spec": {"storage": {"size": "512Mi"}}}
+    cluster.kubectl("patch", "openfnjob", name, "-n", namespace, "--type=merge",
+                    "-p", json.dumps(patch))
+    wait_reason(cluster, namespace, name, "Available")
+
+    def kept_event():
+        events = cluster.list(f"/api/v1/namespaces/{namespace}/events")
+        return [e for e in events if e["reason"] == "StorageKept"
+                and e["involvedObject"]["name"] == name]
+    event = wait_for(kept_event, "a StorageKept Warning Event")[0]
+    assert event["type"] == "Warning" and "512Mi" in event["message"]
+    assert _claim(cluster, namespace, name)["spec"]["resources"]["requests"]["storage"] == "2Gi"
+
+
+def test_dropping_storage_goes_back_to_rolling_updates(osc) -> None:
+    cluster, namespace, name = osc.cluster, osc.namespace, "drops-storage"
+    cluster.apply(namespace, openfnjob(name, storage={"size": "1Gi"}))
+    kubectl_wait_ready(cluster, namespace, name)
+    cluster.kubectl("patch", "openfnjob", name, "-n", namespace, "--type=json", "-p",
+                    json.dumps([{"op": "remove", "path": "/spec/storage"}]))
+    wait_for(lambda: cluster.child(namespace, "Deployment", name)["spec"]["strategy"]["type"]
+             == "RollingUpdate", "strategy RollingUpdate")
+    data = next(v for v in pod_spec(cluster, namespace, name)["volumes"] if v["name"] == "data")
+    assert data == {"name": "data", "emptyDir": {}}
+    wait_reason(cluster, namespace, name, "Available")
