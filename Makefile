@@ -14,27 +14,57 @@ help: ## List the targets
 
 ## ---- install ---------------------------------------------------------------
 
-$(VENV)/.installed: pyproject.toml requirements.lock
-	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "osc needs Python 3.11+"'
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -r requirements.lock
-	$(PIP) install -q --no-deps -e .
+# Two steps: `make run` installs only what the runtime needs (requirements-runtime.lock), as fast
+# as it can; `make test` adds the operator's and the tests' share (requirements.lock) to the venv.
+# The venv is made without pip (ensurepip alone takes ~10 s): the runtime step uses the pip of
+# $(PYTHON) (`pip --python`, pip >= 22.3) and gives the venv a pip of its own only when there is
+# none; it puts runtime/ and operator/ on the venv's path with a .pth file (what an editable
+# install does, without its ~10 s isolated build), and skips compiling bytecode ahead of use.
+export PIP_HAS_PYTHON_OPTION = import pip, sys; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))
+SITE_PACKAGES = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "osc needs Python 3.11+"'
+	@echo "==> creating the Python environment in $(VENV)"
+	$(PYTHON) -m venv --without-pip $(VENV)
+
+$(VENV)/.runtime-installed: pyproject.toml requirements-runtime.lock | $(VENV)/bin/python
+	@echo "==> installing the runtime's $$(grep -c '==' requirements-runtime.lock) Python packages (requirements-runtime.lock)"
+	@if $(PYTHON) -c "$$PIP_HAS_PYTHON_OPTION" 2>/dev/null; then pip="$(PYTHON) -m pip --python $(PY)"; \
+	else $(PY) -m ensurepip -q && pip="$(PY) -m pip"; fi; \
+	set -x; $$pip install -q --disable-pip-version-check --no-compile --no-deps -r requirements-runtime.lock
+	printf '%s\n' "$(CURDIR)/runtime" "$(CURDIR)/operator" > $(SITE_PACKAGES)/osc-source.pth
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime-installed requirements.lock
+	@echo "==> installing pip, the operator's and the tests' Python packages (requirements.lock) and osc (editable)"
+	$(PY) -m ensurepip -q --upgrade
+	$(PIP) install -q --disable-pip-version-check --upgrade pip
+	$(PIP) install -q --disable-pip-version-check -r requirements.lock
+	$(PIP) install -q --disable-pip-version-check --no-deps -e .
+	rm -f $(SITE_PACKAGES)/osc-source.pth
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	@echo "==> installing OpenFn core and the bundled adaptors (npm ci)"
+	npm ci --no-audit --no-fund --loglevel=error --prefer-offline  # the lock pins: a cached copy will do
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed ## Install Python and Node dependencies (venv + npm ci)
+install-runtime: $(VENV)/.runtime-installed node_modules/.installed ## Install what `make run` needs
+
+install: $(VENV)/.installed node_modules/.installed ## Install everything: runtime, operator, test tools' Python side
 
 lock: ## Re-lock the Python dependencies after editing pyproject.toml
 	$(PYTHON) -m venv $(TOOLS)/uv && $(TOOLS)/uv/bin/pip install -q uv
-	$(TOOLS)/uv/bin/uv pip compile --python-version 3.11 --extra dev pyproject.toml -o requirements.lock
+	$(TOOLS)/uv/bin/uv pip compile --python-version 3.11 --extra operator --extra dev \
+	  pyproject.toml -o requirements.lock
+	$(TOOLS)/uv/bin/uv pip compile --python-version 3.11 --constraint requirements.lock \
+	  pyproject.toml -o requirements-runtime.lock
 
 ## ---- run -------------------------------------------------------------------
 
-run: install ## Serve examples/hello on 127.0.0.1:8080 (no cluster needed)
+run: ## Serve examples/hello on 127.0.0.1:8080 (no cluster needed)
+	@$(MAKE) --no-print-directory -j2 install-runtime  # pip and npm side by side
 	$(PY) -m osc_runtime.dev examples/hello
 
 ## ---- checks ----------------------------------------------------------------
@@ -65,4 +95,4 @@ e2e: ## End-to-end on a kind cluster (needs Docker and kind)
 clean: ## Remove installs, tools and run data
 	rm -rf $(VENV) node_modules $(TOOLS) .osc-data
 
-.PHONY: help install lock run test-tools generate verify test test-images bench e2e clean
+.PHONY: help install install-runtime lock run test-tools generate verify test test-images bench e2e clean
