@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-PIP    := $(VENV)/bin/pip
+PIP    := $(PY) -m pip
 TOOLS  := .tools
 
 .DEFAULT_GOAL := help
@@ -31,14 +31,14 @@ $(VENV)/bin/python:
 $(VENV)/.runtime-installed: pyproject.toml requirements-runtime.lock | $(VENV)/bin/python
 	@echo "==> installing the runtime's $$(grep -c '==' requirements-runtime.lock) Python packages (requirements-runtime.lock)"
 	@if $(PYTHON) -c "$$PIP_HAS_PYTHON_OPTION" 2>/dev/null; then pip="$(PYTHON) -m pip --python $(PY)"; \
-	else $(PY) -m ensurepip -q && pip="$(PY) -m pip"; fi; \
+	else $(PY) -m ensurepip --default-pip >/dev/null && pip="$(PY) -m pip"; fi; \
 	set -x; $$pip install -q --disable-pip-version-check --no-compile --no-deps -r requirements-runtime.lock
 	printf '%s\n' "$(CURDIR)/runtime" "$(CURDIR)/operator" > $(SITE_PACKAGES)/osc-source.pth
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.runtime-installed requirements.lock
 	@echo "==> installing pip, the operator's and the tests' Python packages (requirements.lock) and osc (editable)"
-	$(PY) -m ensurepip -q --upgrade
+	$(PY) -m ensurepip --upgrade --default-pip >/dev/null
 	$(PIP) install -q --disable-pip-version-check --upgrade pip
 	$(PIP) install -q --disable-pip-version-check -r requirements.lock
 	$(PIP) install -q --disable-pip-version-check --no-deps -e .

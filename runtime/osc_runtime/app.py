@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from osc_runtime.adaptors import AdaptorError, ensure_adaptor
-from osc_runtime.api import console, health, inbox, runs
+from osc_runtime.api import console, docs, health, inbox, runs
 from osc_runtime.api.deps import Readiness, Runtime
 from osc_runtime.api.errors import install_error_handlers
 from osc_runtime.dispatcher import Dispatcher
@@ -62,12 +62,14 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> FastAPI:
             triggers.close()
 
     app = FastAPI(title="osc runtime", version="0.1.0", lifespan=lifespan,
-                  description=f"The service of the OpenFn job `{settings.job_name}`.")
+                  description=f"The service of the OpenFn job `{settings.job_name}`.",
+                  docs_url=None, redoc_url=None)  # /docs is served offline by api.docs
     install_error_handlers(app)
     app.state.metrics = metrics
     app.state.message_filter = trigger_settings.message_filter()
     app.add_middleware(InboxRequestCounter, metrics=metrics)
-    for router in (inbox.router, runs.router, health.router, console.router, metrics_router):
+    for router in (inbox.router, runs.router, health.router, console.router, docs.router,
+                   metrics_router):
         app.include_router(router)
     return app
 

@@ -20,6 +20,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from osc_runtime.run_stats import run_stats
+
 Clock = Callable[[], float]
 
 
@@ -236,6 +238,11 @@ class RunStore:
         with self._lock:
             rows = self._db.execute(sql, (*params, limit)).fetchall()
         return [_to_run(row) for row in rows]
+
+    def stats(self, hours: int = 24) -> dict[str, Any]:
+        """Runs per hour by status and duration percentiles over the last `hours` (see run_stats)."""
+        with self._lock:
+            return run_stats(self._db, self.clock(), FINISHED, hours)
 
     def count(self, status: Status) -> int:
         with self._lock:

@@ -12,17 +12,17 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, RedirectResponse
 
 from osc_runtime.api.deps import Authenticated, Readiness, RuntimeDep
+from osc_runtime.api.page_headers import page_headers
 
 ASSETS = Path(__file__).resolve().parents[1] / "console"
-TYPES = {"console.js": "text/javascript", "console.css": "text/css"}
+TYPES = {"console.js": "text/javascript", "console.css": "text/css", "chart.js": "text/javascript"}
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/")
 def console_page() -> FileResponse:
-    return FileResponse(ASSETS / "index.html", media_type="text/html",
-                        headers={"Cache-Control": "no-store"})
+    return FileResponse(ASSETS / "index.html", media_type="text/html", headers=page_headers())
 
 
 @router.get("/console")
@@ -34,7 +34,13 @@ def console_redirect() -> RedirectResponse:
 def console_asset(asset: str) -> FileResponse:
     if asset not in TYPES:  # a fixed set: no path from the request reaches the filesystem
         raise HTTPException(404, "no such console asset")
-    return FileResponse(ASSETS / asset, media_type=TYPES[asset])
+    return FileResponse(ASSETS / asset, media_type=TYPES[asset], headers=page_headers())
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    return FileResponse(ASSETS / "favicon.ico", media_type="image/x-icon",
+                        headers=page_headers(cache="public, max-age=86400"))
 
 
 @router.get("/job", dependencies=[Authenticated], include_in_schema=True,

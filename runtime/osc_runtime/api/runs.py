@@ -1,14 +1,16 @@
-"""The runs API: list, inspect, read the log, retry by hand."""
+"""The runs API: list, inspect, read the input and the log, retry by hand, the last day's stats."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from osc_runtime.api.deps import Authenticated, Runtime, RuntimeDep
+from osc_runtime.scrub import Scrubber
 from osc_runtime.store import FINISHED, Run, Status
 
 router = APIRouter(dependencies=[Authenticated])
@@ -36,9 +38,30 @@ def list_runs(
     return {"runs": [run.to_json(with_state=False) for run in runs], "next_cursor": next_cursor}
 
 
+@router.get("/runs/stats", summary="The last day: runs per hour by status, duration percentiles")
+def run_stats(runtime: RuntimeDep) -> dict:
+    return runtime.store.stats()
+
+
 @router.get("/runs/{run_id}", summary="One run: status, attempt, times, error, final state")
 def get_run(run_id: str, runtime: RuntimeDep) -> dict:
     return runtime.dispatcher.events.describe(_find(runtime, run_id))
+
+
+@router.get("/runs/{run_id}/input", response_class=Response,
+            summary="A run's input: the body as received, credential values masked")
+def get_input(run_id: str, runtime: RuntimeDep) -> Response:
+    run = _find(runtime, run_id)
+    # A body stored with its own media type (XML, a form) is shown as such; JSON otherwise.
+    content_type = getattr(run, "content_type", None) or "application/json"
+    scrubber = Scrubber(runtime.settings.credential_value())
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        # Masked as a value, not as text: a secret with a quote or a backslash is escaped there.
+        body = json.dumps(scrubber.value(json.loads(run.input)), ensure_ascii=False)
+    else:
+        body = scrubber.text(run.input)
+    return Response(body, media_type=content_type, headers={"X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/runs/{run_id}/log", response_class=PlainTextResponse, summary="A run's log")

@@ -44,6 +44,20 @@ function seconds(value) {
   return typeof value === "number" ? value.toFixed(2) + " s" : "—";
 }
 
+// One time convention everywhere: UTC, ISO-like, to the second; the local time on hover.
+function utc(iso) {
+  return iso ? iso.replace("T", " ").replace(/\.\d+Z$|Z$/, "") + " UTC" : "";
+}
+
+function timeElement(iso) {
+  if (!iso) return document.createTextNode("—");
+  const element = document.createElement("time");
+  element.dateTime = iso;
+  element.textContent = utc(iso);
+  element.title = new Date(iso).toLocaleString() + " (your time)";
+  return element;
+}
+
 async function loadJob() {
   const response = await api("/job");
   if (!response.ok) return;
@@ -72,7 +86,7 @@ async function loadRuns() {
     link.href = "#/runs/" + encodeURIComponent(run.run_id);
     link.textContent = run.run_id;
     const cells = [link, statusBadge(run.status), String(run.attempt), run.trigger || "webhook",
-      new Date(run.created_at).toLocaleString(), seconds(run.duration_seconds)];
+      timeElement(run.created_at), seconds(run.duration_seconds)];
     for (const content of cells) {
       const td = document.createElement("td");
       td.append(content);
@@ -81,25 +95,55 @@ async function loadRuns() {
     rows.append(tr);
   }
   $("runs-empty").hidden = rows.children.length > 0;
+  loadStats().catch(() => {});
 }
 
-async function loadRun(id) {
+async function loadStats() {
+  const response = await api("/runs/stats");
+  if (response.ok) drawStats($("stats"), await response.json());  // chart.js
+}
+
+// Forget the previous run before showing another (or none): no stale heading, log or Retry.
+function clearRun(id) {
+  $("run-id").textContent = id;
+  $("run-facts").replaceChildren();
+  $("run-missing").hidden = true;
+  $("run-details").hidden = true;
+  $("retry").hidden = true;
+  delete $("retry").dataset.runId;
+  $("retry-result").textContent = "";
+  for (const part of ["run-input", "run-log", "run-state"]) $(part).textContent = "";
+  $("run-input-type").textContent = "";
+}
+
+let shownRun = 0;  // which loadRun call may still write to the page
+
+async function loadRun(id, { keepResult = false } = {}) {
+  const token = ++shownRun;
+  const result = $("retry-result").textContent;
+  clearRun(id);
+  if (keepResult) $("retry-result").textContent = result;
   const response = await api("/runs/" + encodeURIComponent(id));
+  if (token !== shownRun) return;  // another run was opened meanwhile
   if (!response.ok) {
-    $("run-facts").replaceChildren();
-    fact($("run-facts"), "error", (await response.json()).detail || response.statusText);
+    const body = await response.json().catch(() => ({}));
+    $("run-missing").hidden = false;
+    $("run-missing").textContent = response.status === 404
+      ? "There is no run with this id (it may have been deleted by retention)."
+      : "Cannot show this run: " + (body.error || response.statusText);
     return;
   }
   const run = await response.json();
+  if (token !== shownRun) return;
+  $("run-details").hidden = false;
   $("run-id").textContent = run.run_id;
   const facts = $("run-facts");
-  facts.replaceChildren();
   fact(facts, "status", "").replaceChildren(statusBadge(run.status));
   fact(facts, "attempt", run.attempt);
   fact(facts, "trigger", run.trigger);
-  fact(facts, "created", run.created_at);
-  fact(facts, "started", run.started_at);
-  fact(facts, "finished", run.finished_at);
+  fact(facts, "created", "").replaceChildren(timeElement(run.created_at));
+  fact(facts, "started", "").replaceChildren(timeElement(run.started_at));
+  fact(facts, "finished", "").replaceChildren(timeElement(run.finished_at));
   fact(facts, "duration", seconds(run.duration_seconds));
   fact(facts, "exit code", run.exit_code);
   fact(facts, "error", run.error);
@@ -111,10 +155,31 @@ async function loadRun(id) {
   const finished = !["queued", "running", "retrying"].includes(run.status);
   $("retry").hidden = !finished;
   $("retry").dataset.runId = run.run_id;
-  const log = await api("/runs/" + encodeURIComponent(id) + "/log", { headers: { Accept: "text/plain" } });
+  const [input, log] = await Promise.all([
+    api("/runs/" + encodeURIComponent(id) + "/input", { headers: { Accept: "*/*" } }),
+    api("/runs/" + encodeURIComponent(id) + "/log", { headers: { Accept: "text/plain" } }),
+  ]);
+  if (token !== shownRun) return;
+  await showInput(input);
   $("run-log").textContent = log.ok ? await log.text() : "(no log yet)";
   $("run-state").textContent = run.final_state === undefined || run.final_state === null
     ? "(none)" : JSON.stringify(run.final_state, null, 2);
+}
+
+// The body as the inbox received it (credential values masked by the runtime), with its type.
+async function showInput(response) {
+  if (!response.ok) {
+    $("run-input").textContent = "(not available)";
+    return;
+  }
+  const type = response.headers.get("Content-Type") || "";
+  const text = await response.text();
+  $("run-input-type").textContent = type;
+  let shown = text;
+  if (/^application\/([\w.-]+\+)?json/.test(type)) {
+    try { shown = JSON.stringify(JSON.parse(text), null, 2); } catch { /* shown as sent */ }
+  }
+  $("run-input").textContent = shown;
 }
 
 async function retry() {
@@ -122,8 +187,8 @@ async function retry() {
   const response = await api("/runs/" + encodeURIComponent(id) + "/retry", { method: "POST" });
   const body = await response.json();
   $("retry-result").textContent = response.ok
-    ? "Queued as attempt " + body.attempt + "." : "Retry refused: " + (body.detail || response.status);
-  await loadRun(id);
+    ? "Queued as attempt " + body.attempt + "." : "Retry refused: " + (body.error || response.status);
+  await loadRun(id, { keepResult: true });
 }
 
 async function route() {
