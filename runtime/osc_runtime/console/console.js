@@ -53,7 +53,11 @@ function timeElement(iso) {
   if (!iso) return document.createTextNode("—");
   const element = document.createElement("time");
   element.dateTime = iso;
-  element.textContent = utc(iso);
+  const [day, clock] = utc(iso).split(" ", 2);
+  const date = document.createElement("span");
+  date.className = "date";  // on a phone the date goes on a line of its own
+  date.textContent = day;
+  element.append(date, " " + clock + " UTC");
   element.title = new Date(iso).toLocaleString() + " (your time)";
   return element;
 }
