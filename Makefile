@@ -52,7 +52,7 @@ node_modules/.installed: package.json package-lock.json
 
 install-runtime: $(VENV)/.runtime-installed node_modules/.installed ## Install what `make run` needs
 
-install: $(VENV)/.installed node_modules/.installed ## Install everything: runtime, operator, test tools' Python side
+install: $(VENV)/.installed node_modules/.installed ## Install everything: the runtime's, the operator's and the tests' packages, node_modules
 
 lock: ## Re-lock the Python dependencies after editing pyproject.toml
 	$(PYTHON) -m venv $(TOOLS)/uv && $(TOOLS)/uv/bin/pip install -q uv

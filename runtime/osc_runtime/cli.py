@@ -7,19 +7,25 @@ The settings part of `--help` is generated from the pydantic settings models (ea
 from __future__ import annotations
 
 import argparse
+import tomllib
 from collections.abc import Collection
 from importlib import metadata
+from pathlib import Path
 
 from pydantic_settings import BaseSettings
 
 DISTRIBUTION = "osc"
+SOURCE_TREE = Path(__file__).resolve().parents[2]
 
 
 def version() -> str:
     try:
         return metadata.version(DISTRIBUTION)
-    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
-        return "0.1.0"
+    except metadata.PackageNotFoundError:  # a source tree on the path (`make run`'s venv)
+        pyproject = SOURCE_TREE / "pyproject.toml"
+        if pyproject.is_file():
+            return tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"]
+        return "unknown"
 
 
 def settings_help(*models: type[BaseSettings], only: Collection[str] | None = None) -> str:

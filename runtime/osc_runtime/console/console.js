@@ -120,28 +120,7 @@ function clearRun(id) {
   $("run-input-type").textContent = "";
 }
 
-let shownRun = 0;  // which loadRun call may still write to the page
-
-async function loadRun(id, { keepResult = false } = {}) {
-  const token = ++shownRun;
-  const result = $("retry-result").textContent;
-  clearRun(id);
-  if (keepResult) $("retry-result").textContent = result;
-  const response = await api("/runs/" + encodeURIComponent(id));
-  if (token !== shownRun) return;  // another run was opened meanwhile
-  if (!response.ok) {
-    const body = await response.json().catch(() => ({}));
-    $("run-missing").hidden = false;
-    $("run-missing").textContent = response.status === 404
-      ? "There is no run with this id (it may have been deleted by retention)."
-      : "Cannot show this run: " + (body.error || response.statusText);
-    return;
-  }
-  const run = await response.json();
-  if (token !== shownRun) return;
-  $("run-details").hidden = false;
-  $("run-id").textContent = run.run_id;
-  const facts = $("run-facts");
+function showFacts(facts, run) {
   fact(facts, "status", "").replaceChildren(statusBadge(run.status));
   fact(facts, "attempt", run.attempt);
   fact(facts, "trigger", run.trigger);
@@ -156,6 +135,34 @@ async function loadRun(id, { keepResult = false } = {}) {
     const detail = handOff.status + " after " + handOff.attempts + " attempt(s)";
     fact(facts, "then " + handOff.target, handOff.last_error ? detail + ": " + handOff.last_error : detail);
   }
+  for (const item of run.attempts || []) {  // each attempt's own outcome, oldest first
+    const parts = [item.status, item.exit_code == null ? null : "exit code " + item.exit_code, item.error];
+    fact(facts, "attempt " + item.attempt, parts.filter((part) => part != null).join(" · "));
+  }
+}
+
+let shownRun = 0;  // which loadRun call may still write to the page
+
+async function loadRun(id, { keepResult = false } = {}) {
+  const token = ++shownRun;
+  const result = $("retry-result").textContent;
+  clearRun(id);
+  if (keepResult) $("retry-result").textContent = result;
+  const response = await api("/runs/" + encodeURIComponent(id));
+  if (token !== shownRun) return;  // another run was opened meanwhile
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    $("run-missing").hidden = false;
+    $("run-missing").textContent = response.status === 404
+      ? "There is no run with this id (finished runs are deleted after OSC_RETENTION_DAYS)."
+      : "Cannot show this run: " + (body.error || response.statusText);
+    return;
+  }
+  const run = await response.json();
+  if (token !== shownRun) return;
+  $("run-details").hidden = false;
+  $("run-id").textContent = run.run_id;
+  showFacts($("run-facts"), run);
   const finished = !["queued", "running", "retrying"].includes(run.status);
   $("retry").hidden = !finished;
   $("retry").dataset.runId = run.run_id;
