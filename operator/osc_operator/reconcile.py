@@ -95,15 +95,9 @@ def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str,
     checksums = read_checksums(client, name, namespace, spec, api_key)
     targets = graph.targets_of(namespace, name)
     _sync_flow(client, body, targets, outcome, fresh)
-    live_claim = _live_claim(client, name, namespace, spec, fresh)
-    placement = storage.place(spec, live_claim is not None,
-                              lambda: storage.default_class(client))
-    outcome.durable = (placement.durable, placement.reason,
-                       placement.message.replace("<name>", name))
-    deployment = render.render_deployment(name, namespace, placement.spec, image=default_image,
+    effective = _place_store(client, body, spec, outcome, fresh)
+    deployment = render.render_deployment(name, namespace, effective, image=default_image,
                                           checksums=checksums)
-    _sync_claim(client, body, render.render_pvc(name, namespace, placement.spec), live_claim,
-                outcome, fresh)
     live = _apply(client, body, deployment, outcome, fresh)
     if network_policy:
         _apply(client, body, policies.render_network_policy(name, namespace), outcome, fresh)
@@ -150,6 +144,21 @@ def _sync_flow(client: kube.Kube, owner: dict[str, Any], targets: list[flow.Flow
     # The keys first: a target whose key file is not there yet is retried by the runtime.
     _apply(client, owner, flow.render_keys(name, namespace, keys), outcome, fresh)
     _apply(client, owner, configmap, outcome, fresh)
+
+
+def _place_store(client: kube.Kube, owner: dict[str, Any], spec: OpenFnJobSpec,
+                 outcome: Outcome, fresh: bool) -> OpenFnJobSpec:
+    """Decide where the run store lives (storage.py), write the claim it needs, and return
+    the spec with `storage` filled in as placed."""
+    name, namespace = owner["metadata"]["name"], owner["metadata"]["namespace"]
+    live_claim = _live_claim(client, name, namespace, spec, fresh)
+    placement = storage.place(spec, live_claim is not None,
+                              lambda: storage.default_class(client))
+    outcome.durable = (placement.durable, placement.reason,
+                       placement.message.replace("<name>", name))
+    _sync_claim(client, owner, render.render_pvc(name, namespace, placement.spec), live_claim,
+                outcome, fresh)
+    return placement.spec
 
 
 def _live_claim(client: kube.Kube, name: str, namespace: str, spec: OpenFnJobSpec,

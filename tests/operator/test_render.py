@@ -15,7 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from osc_operator import render, storage
+from osc_operator import policies, render, storage
 from osc_operator.api import parse_spec
 from osc_operator.webhook_render import secret_files
 
@@ -256,3 +256,18 @@ def test_resources_default_and_spec_resources_replace_them() -> None:
     deployment = next(c for c in render_children(job) if c["kind"] == "Deployment")
     assert deployment["spec"]["template"]["spec"]["containers"][0]["resources"] == {
         "limits": {"memory": "4Gi"}}
+
+
+def test_the_network_policy_and_disruption_budget_are_valid_kubernetes() -> None:
+    job = load_case("webhook-generated-key")
+    job["spec"]["replicas"] = 2
+    spec = parse_spec(job["spec"])
+    policy = policies.render_network_policy("hello-webhook", "default")
+    budget = policies.render_disruption_budget("hello-webhook", "default", spec)
+    for child in (policy, budget):
+        kubernetes_validate.validate(child, KUBERNETES_VERSION, strict=True)
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": render.PORT, "protocol": "TCP"}]}]
+    assert budget["spec"]["maxUnavailable"] == 1
+    job["spec"]["replicas"] = 1
+    assert policies.render_disruption_budget("hello-webhook", "default",
+                                             parse_spec(job["spec"])) is None

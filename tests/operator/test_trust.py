@@ -37,7 +37,8 @@ def reason(kube: RunningEmulator, name: str, wanted: str) -> dict | None:
 def test_an_env_entry_that_turns_authentication_off_is_refused(
         kube_emulator: RunningEmulator, operator: dict) -> None:  # noqa: F811
     create(kube_emulator, JOBS, openfnjob("sneaky", env=[
-        {"name": "HTTP_PROXY", "value": "http://proxy:3128"}, {"name": "OSC_AUTH", "value": "none"}]))
+        {"name": "HTTP_PROXY", "value": "http://proxy:3128"},
+        {"name": "OSC_AUTH", "value": "none"}]))
     condition = wait_for(lambda: reason(kube_emulator, "sneaky", "InvalidSpec"),
                          "sneaky to be refused")
     assert condition["status"] == "False"
