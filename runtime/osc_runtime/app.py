@@ -20,7 +20,7 @@ from osc_runtime.api.deps import Readiness, Runtime
 from osc_runtime.api.errors import install_error_handlers
 from osc_runtime.api.paths import TrailingSlashes
 from osc_runtime.dispatcher import Dispatcher
-from osc_runtime.engines import Engine, make_engine
+from osc_runtime.engines import Engine, make_engine, processes
 from osc_runtime.group_commit import GroupCommit
 from osc_runtime.metrics import InboxRequestCounter, RuntimeMetrics
 from osc_runtime.metrics import router as metrics_router
@@ -59,6 +59,7 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> FastAPI:
             await runtime.dispatcher.drain(settings.shutdown_grace_seconds)
             for engine in engines:
                 await engine.close()
+            processes.end_all()  # whatever a job started and left, however detached
             runtime.store.close()
             triggers.close()
 
