@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     concurrency: int = Field(2, ge=1, le=256)
     run_timeout_seconds: float = Field(300, gt=0)
     max_body_bytes: int = Field(1_048_576, ge=1)
+    max_connections: int = Field(1000, ge=1, description="Open connections at most.")
+    header_timeout_seconds: float = Field(10, gt=0, description="For a request's headers.")
+    body_timeout_seconds: float = Field(60, gt=0, description="For a request's body.")
     endpoint_style: EndpointStyle = EndpointStyle.ASYNC
     sync_wait_seconds: float = Field(30, gt=0, description="How long ?sync=true waits.")
     # the engine and the node side

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from typing import Annotated
@@ -39,7 +40,8 @@ async def accept(
         raise HTTPException(503, "the service is shutting down; retry shortly",
                             headers={"Retry-After": "5"})
     _require_json(request)
-    raw = await _read_body(request, runtime.settings.max_body_bytes)
+    raw = await _read_body(request, runtime.settings.max_body_bytes,
+                           runtime.settings.body_timeout_seconds)
     try:
         payload = parse_payload(raw)
     except PayloadError as error:
@@ -79,16 +81,21 @@ def _require_json(request: Request) -> None:
         raise HTTPException(415, "the body must be JSON (Content-Type: application/json)")
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
     too_large = HTTPException(413, f"the body is larger than {limit} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
+    try:
+        async with asyncio.timeout(timeout):  # a body sent a byte at a time holds a connection
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise too_large
+    except TimeoutError:
+        raise HTTPException(408, f"the body did not arrive within {timeout:g} s",
+                            headers={"Connection": "close"}) from None
     return bytes(body)
 
 

@@ -11,6 +11,7 @@ import uvicorn
 
 from osc_runtime.adaptors import check_at_startup
 from osc_runtime.app import create_app
+from osc_runtime.connections import guarded_protocol
 from osc_runtime.engines import processes
 from osc_runtime.logs import configure_logging
 from osc_runtime.settings import Settings, SettingsError, load, shown
@@ -29,7 +30,7 @@ def main(argv: list[str]) -> int:
     processes.become_subreaper()  # orphans of the jobs' children come back here to be ended
     config = uvicorn.Config(
         create_app(settings), host=settings.host, port=settings.port, log_config=None,
-        timeout_graceful_shutdown=5, server_header=False,
+        timeout_graceful_shutdown=5, server_header=False, http=guarded_protocol(settings),
     )
     DrainingServer(config, settings).run()
     return 0
