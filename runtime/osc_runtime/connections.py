@@ -52,56 +52,59 @@ TOO_SLOW = _response("408 Request Timeout", "the request headers did not arrive 
 
 
 def guarded_protocol(settings: Settings) -> type[HttpToolsProtocol]:
-    cap, header_timeout = connection_cap(settings), settings.header_timeout_seconds
+    """The protocol class for uvicorn's `http=`, with this runtime's bounds."""
+    bounds = {"cap": connection_cap(settings), "header_timeout": settings.header_timeout_seconds}
+    return type("GuardedProtocol", (GuardedProtocol,), bounds)
 
-    class GuardedProtocol(HttpToolsProtocol):
-        waiting_since: float | None = None  # awaiting request headers since (monotonic)
-        partial = False  # part of the awaited request has arrived
-        _deadline: asyncio.TimerHandle | None = None
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
+class GuardedProtocol(HttpToolsProtocol):
+    cap = 1000
+    header_timeout = 10.0
+    waiting_since: float | None = None  # awaiting request headers since (monotonic)
+    partial = False  # part of the awaited request has arrived
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._await_headers()
+        if len(self.connections) > self.cap and not _evict_idlest(self.connections, self):
+            transport.write(BUSY)
+            transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_waiting()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self.partial = self.partial or self.waiting_since is not None
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._stop_waiting()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
             self._await_headers()
-            if len(self.connections) > cap and not _evict_idlest(self.connections, self):
-                transport.write(BUSY)
-                transport.close()
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._stop_waiting()
-            super().connection_lost(exc)
+    def _await_headers(self) -> None:
+        self._stop_waiting()
+        self.waiting_since, self.partial = time.monotonic(), False
+        self._deadline = self.loop.call_later(self.header_timeout, self._too_slow)
 
-        def data_received(self, data: bytes) -> None:
-            self.partial = self.partial or self.waiting_since is not None
-            super().data_received(data)
-
-        def on_headers_complete(self) -> None:
-            self._stop_waiting()
-            super().on_headers_complete()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._await_headers()
-
-        def _await_headers(self) -> None:
-            self._stop_waiting()
-            self.waiting_since, self.partial = time.monotonic(), False
-            self._deadline = self.loop.call_later(header_timeout, self._too_slow)
-
-        def _stop_waiting(self) -> None:
-            self.waiting_since = None
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
-
-        def _too_slow(self) -> None:
+    def _stop_waiting(self) -> None:
+        self.waiting_since = None
+        if self._deadline is not None:
+            self._deadline.cancel()
             self._deadline = None
-            if not self.transport.is_closing():
-                if self.partial:
-                    self.transport.write(TOO_SLOW)
-                self.transport.close()
 
-    return GuardedProtocol
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            if self.partial:
+                self.transport.write(TOO_SLOW)
+            self.transport.close()
 
 
 def _evict_idlest(connections: set, newcomer: object) -> bool:

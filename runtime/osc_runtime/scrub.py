@@ -36,11 +36,12 @@ class Scrubber:
     def unfinished(self, text: str) -> int:
         """The length of the longest end of `text` that begins a secret (which the next output
         may complete): what a stream must hold back."""
-        for size in range(min(len(text), self.longest - 1), 0, -1):
-            end = text[-size:]
-            if any(len(secret) > size and secret.startswith(end)
-                   for secret in self._by_first.get(end[0], ())):
-                return size
+        for index in range(max(len(text) - self.longest + 1, 0), len(text)):
+            candidates = self._by_first.get(text[index])
+            if candidates:
+                end = text[index:]
+                if any(len(secret) > len(end) and secret.startswith(end) for secret in candidates):
+                    return len(end)
         return 0
 
     def text(self, text: str) -> str:

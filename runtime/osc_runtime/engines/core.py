@@ -112,11 +112,13 @@ class CoreRunner:
         finally:
             # On timeout, on cancellation (shutdown), and whatever the job left behind.
             _kill_group(process.pid)
-            processes.end_run_processes(process.pid, tag)
-            await process.wait()
-            processes.roots.discard(process.pid)
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(pumps, 5)  # the rest of the output, now the pipes close
+            try:
+                await asyncio.to_thread(processes.end_run_processes, process.pid, tag)
+            finally:
+                await process.wait()
+                processes.roots.discard(process.pid)
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(pumps, 5)  # the rest of the output: the pipes close
         return process.returncode, timed_out, stderr_tail.last()
 
 

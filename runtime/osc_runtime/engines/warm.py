@@ -87,10 +87,11 @@ class WarmEngine:
             log.write(_banner(self.adaptor, worker))
             return await self._run_on(worker, state, log, scrubber, timeout)
         finally:
-            # The worker lives on; what this run started in it does not.
-            processes.end_run_processes(worker.pid, worker.tag)
-            log.close()
-            self._release(worker)
+            try:  # the worker lives on; what this run started in it does not
+                await asyncio.to_thread(processes.end_run_processes, worker.pid, worker.tag)
+            finally:
+                log.close()
+                self._release(worker)
 
     async def close(self) -> None:
         self._closed = True
