@@ -22,7 +22,7 @@ from osc_runtime.api.errors import install_error_handlers
 from osc_runtime.api.paths import TrailingSlashes
 from osc_runtime.auth import build_authenticator
 from osc_runtime.dispatcher import Dispatcher
-from osc_runtime.engines import Engine, make_engine
+from osc_runtime.engines import Engine, make_engine, processes
 from osc_runtime.engines.base import JobInvalid
 from osc_runtime.group_commit import GroupCommit
 from osc_runtime.metrics import InboxRequestCounter, RuntimeMetrics
@@ -65,6 +65,7 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> FastAPI:
             await runtime.dispatcher.drain(settings.shutdown_grace_seconds)
             for engine in engines:
                 await engine.close()
+            processes.end_all()  # whatever a job started and left, however detached
             runtime.store.close()
             triggers.close()
 

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     concurrency: int = Field(2, ge=1, le=256, description="Runs executed at the same time.")
     run_timeout_seconds: float = Field(300, gt=0, description="A longer run is killed: timed_out.")
     max_body_bytes: int = Field(1_048_576, ge=1, description="Larger request bodies get 413.")
+    max_connections: int = Field(1000, ge=1, description="Open connections at most; more are refused.")
+    header_timeout_seconds: float = Field(10, gt=0, description="How long a request's headers may take.")
+    body_timeout_seconds: float = Field(60, gt=0, description="How long a request's body may take.")
     endpoint_style: EndpointStyle = Field(
         EndpointStyle.ASYNC, description="sync: POST /inbox waits for the run (as ?sync=true).")
     sync_wait_seconds: float = Field(30, gt=0, description="How long ?sync=true waits.")

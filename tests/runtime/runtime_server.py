@@ -41,11 +41,12 @@ class RuntimeProcess:
         } | env
         self.process: subprocess.Popen | None = None
 
-    def start(self, *, ready: bool = True, timeout: float = 60) -> RuntimeProcess:
+    def start(self, *, ready: bool = True, timeout: float = 60,
+              preexec_fn: Any = None) -> RuntimeProcess:
         with open(self.output, "ab") as output:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "osc_runtime"], cwd=REPO, env=self.env,
-                stdout=output, stderr=subprocess.STDOUT,
+                stdout=output, stderr=subprocess.STDOUT, preexec_fn=preexec_fn,
             )
         self.wait_for("/readyz" if ready else "/healthz", timeout)
         return self

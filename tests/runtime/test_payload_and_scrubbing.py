@@ -60,3 +60,56 @@ def test_a_capped_log_keeps_the_tail_and_marks_the_cut(tmp_path: Path) -> None:
     assert len(text.encode()) <= 2048
     assert text.startswith("[osc: earlier output truncated, ")
     assert text.endswith("line 999\n") and "line 0\n" not in text
+
+
+AWKWARD = {"password": 'pa"ss\\wo\nrd\t\x01é', "quote": "it's \"both\" `three`",
+           "pin": 987654, "rate": 12.5, "key": "schlüssel-\U0001f511", "lone": "half-\ud800", "port": 443}
+
+
+def test_the_scrubber_masks_every_form_a_value_can_take_in_output() -> None:
+    import json
+    from urllib.parse import quote
+
+    scrubber = Scrubber(AWKWARD)
+    dumped = json.dumps(AWKWARD, ensure_ascii=False)
+    inspected = "{ password: 'pa\"ss\\\\wo\\nrd\\t\\x01é', quote: 'it\\'s \"both\" `three`' }"
+    for output in (dumped, json.dumps(AWKWARD), json.dumps(dumped), inspected,
+                   "?p=" + quote(AWKWARD["password"], safe="")):
+        masked = scrubber.text(output)
+        # No piece of a value is left: each was masked whole, in the form the output gave it.
+        for piece in ("pa\\", "pa%22", 'pa"', "rd\\t", "rd%09", "rd\t", "both", "three",
+                      "987654", "12.5", "schlüssel", "half"):
+            assert piece not in masked, (piece, output, masked)
+    # Numbers: masked where they are the credential's, in strings and as numbers; short ones kept.
+    state = {"data": {"pin": 987654, "again": 987654.0, "rate": 12.5, "port": 443, "other": 98765}}
+    assert scrubber.final_state(state) == {
+        "data": {"pin": "***", "again": "***", "rate": "***", "port": 443, "other": 98765}}
+
+
+def test_a_secret_split_between_two_reads_is_masked_and_nothing_is_lost() -> None:
+    from osc_runtime.masked_output import MaskedStream
+
+    secret = AWKWARD["password"]
+    for form in (secret, json_escaped(secret)):
+        line = ("before " + form + " after\n").encode()
+        output = b"first line\n" + b"x" * 70_000 + line + b"last line without newline"
+        for cut in range(len(output) - len(line) - 30, len(output) - 20, 3):
+            stream = MaskedStream(Scrubber(AWKWARD))
+            text = stream.feed(output[:cut]) + stream.feed(output[cut:]) + stream.flush()
+            assert form not in text and "before *** after\n" in text, cut
+            assert text.startswith("first line\n" + "x" * 70_000)
+            assert text.endswith("last line without newline\n")
+
+
+def test_a_multibyte_character_split_between_reads_survives() -> None:
+    from osc_runtime.masked_output import MaskedStream
+
+    stream = MaskedStream(Scrubber(None))
+    data = "schlüssel ✓\n".encode()
+    assert stream.feed(data[:8]) + stream.feed(data[8:]) + stream.flush() == "schlüssel ✓\n"
+
+
+def json_escaped(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)[1:-1]

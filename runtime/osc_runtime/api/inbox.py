@@ -7,6 +7,7 @@ its content type, how it was called and which method accepted it stay with the r
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from typing import Annotated
@@ -83,7 +84,8 @@ async def _authenticated_body(request: Request, runtime: Runtime) -> tuple[str, 
     content_type = request.headers.get("content-type", "")
     try:
         check_media_type(content_type)
-        raw = await _read_body(request, runtime.settings.max_body_bytes)
+        raw = await _read_body(request, runtime.settings.max_body_bytes,
+                               runtime.settings.body_timeout_seconds)
         if auth is None and (auth := runtime.auth.authenticate(request, raw)) is None:
             _refuse(request, runtime)
         return auth, raw, parse_body(content_type, raw)
@@ -115,16 +117,21 @@ def _not_matched(request: Request, path: str) -> JSONResponse:
                          "reason": f"the body does not match the filter at {path!r}"}, 200)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
     too_large = HTTPException(413, f"the body is larger than {limit} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
+    try:
+        async with asyncio.timeout(timeout):  # a body sent a byte at a time holds a connection
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise too_large
+    except TimeoutError:
+        raise HTTPException(408, f"the body did not arrive within {timeout:g} s",
+                            headers={"Connection": "close"}) from None
     return bytes(body)
 
 

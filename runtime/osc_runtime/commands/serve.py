@@ -12,6 +12,8 @@ import uvicorn
 from osc_runtime.adaptors import check_at_startup
 from osc_runtime.app import create_app
 from osc_runtime.cli import command_parser
+from osc_runtime.connections import guarded_protocol
+from osc_runtime.engines import processes
 from osc_runtime.logs import configure_logging
 from osc_runtime.settings import Settings, SettingsError, load, shown
 from osc_runtime.triggers import TriggerSettings
@@ -27,9 +29,10 @@ def main(argv: list[str]) -> int:
     check_at_startup(settings)  # a bad OSC_ADAPTOR stops here; installing happens in the background
     hidden = frozenset({settings.api_key_query_param}) if settings.api_key_query_param else frozenset()
     configure_logging(settings.job_name, hidden_query_params=hidden)
+    processes.become_subreaper()  # orphans of the jobs' children come back here to be ended
     config = uvicorn.Config(
         create_app(settings), host=settings.host, port=settings.port, log_config=None,
-        timeout_graceful_shutdown=5, server_header=False,
+        timeout_graceful_shutdown=5, server_header=False, http=guarded_protocol(settings),
     )
     DrainingServer(config, settings).run()
     return 0

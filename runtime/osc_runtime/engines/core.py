@@ -1,14 +1,15 @@
 """CoreRunner: one `node …/@openfn/core/bin/core execute` process per run.
 
 Core has no timeout and can exit 0 without an output file (a job whose promise never settles),
-so success means exit 0 AND a fresh output file. Each run gets its own process group, so a
-timeout kills node and anything the job spawned.
+so success means exit 0 AND a fresh output file. Core's own exit decides the outcome (a child
+the job left behind may hold the output pipes open long after). Each run gets its own process
+group, and when the run ends (success, failure, timeout, shutdown) whatever it started is
+killed, also children that left the group (see processes.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import ctypes
 import json
@@ -19,14 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from osc_runtime.adaptors import ResolvedAdaptor
+from osc_runtime.engines import processes
 from osc_runtime.engines.base import Outcome, RunResult
 from osc_runtime.engines.core_errors import failure_message
 from osc_runtime.engines.prepare import prepare_core_job
+from osc_runtime.masked_output import LineTail, MaskedStream
 from osc_runtime.runlog import RunLog
 from osc_runtime.scrub import Scrubber
 from osc_runtime.settings import Settings
 
 ERROR_LINES = 200  # the last stderr lines searched for the error's own line (core_errors.py)
+OUTPUT_CHUNK = 65_536
 PR_SET_PDEATHSIG = 1
 
 
@@ -77,41 +81,48 @@ class CoreRunner:
             "-s", str(state_file), "-o", str(output_file),
         ]  # fmt: skip
 
-    def _environment(self) -> dict[str, str]:
+    def _environment(self, tag: str) -> dict[str, str]:
         # The job must not see the runtime's own secrets (API keys, the raw credential).
         env = {key: value for key, value in os.environ.items() if not key.startswith("OSC_")}
         env["NODE_PATH"] = os.pathsep.join(str(path) for path in self.adaptor.node_path)
+        env[processes.RUN_TAG_VARIABLE] = tag  # how the run's orphans are recognised
         return env
 
     async def _execute(self, state_file: Path, output_file: Path, log: RunLog,
                        scrubber: Scrubber, timeout: float) -> tuple[int | None, bool, list[str]]:
+        tag = processes.new_tag()
         process = await asyncio.create_subprocess_exec(
             *self._command(state_file, output_file),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=self._environment(),
+            env=self._environment(tag),
             cwd=self.work_dir,
             start_new_session=True,  # its own process group, killed as a whole
             preexec_fn=die_with_parent,
         )
-        stderr_tail: collections.deque[str] = collections.deque(maxlen=ERROR_LINES)
+        processes.roots.add(process.pid)
+        stderr_tail = LineTail(ERROR_LINES)
         pumps = asyncio.gather(
-            _pump(process.stdout, log, scrubber, None),
-            _pump(process.stderr, log, scrubber, stderr_tail),
+            _pump(process.stdout, log, MaskedStream(scrubber), None),
+            _pump(process.stderr, log, MaskedStream(scrubber), stderr_tail),
         )
         timed_out = False
         try:
-            await asyncio.wait_for(_settle(pumps, process), timeout)
+            await asyncio.wait_for(process.wait(), timeout)
         except TimeoutError:
             timed_out = True
         finally:
-            # On timeout, on cancellation (shutdown), or when the job left children behind.
+            # On timeout, on cancellation (shutdown), and whatever the job left behind.
             _kill_group(process.pid)
-            await process.wait()
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(pumps, 5)
-        return process.returncode, timed_out, list(stderr_tail)
+            try:
+                await asyncio.to_thread(processes.end_run_processes, process.pid, tag)
+            finally:
+                await process.wait()
+                processes.roots.discard(process.pid)
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(pumps, 5)  # the rest of the output: the pipes close
+        return process.returncode, timed_out, stderr_tail.last()
 
 
 async def _check_node(node: str) -> None:
@@ -126,24 +137,17 @@ async def _check_node(node: str) -> None:
         raise RuntimeError(f"{node} --version failed: is OSC_NODE_BINARY a Node.js executable?")
 
 
-async def _settle(pumps: asyncio.Future, process: asyncio.subprocess.Process) -> None:
-    await asyncio.shield(pumps)
-    await process.wait()
-
-
-async def _pump(stream: asyncio.StreamReader, log: RunLog, scrubber: Scrubber,
-                tail: collections.deque[str] | None) -> None:
+async def _pump(stream: asyncio.StreamReader, log: RunLog, masked: MaskedStream,
+                tail: LineTail | None) -> None:
     while True:
-        try:
-            raw = await stream.readline()
-        except ValueError:  # a line longer than the stream limit
-            raw = await stream.read(65_536)
-        if not raw:
+        chunk = await stream.read(OUTPUT_CHUNK)
+        text = masked.feed(chunk) if chunk else masked.flush()
+        if text:
+            log.write(text)
+            if tail is not None:
+                tail.add(text)
+        if not chunk:
             return
-        line = scrubber.text(raw.decode("utf-8", errors="replace"))
-        log.write(line if line.endswith("\n") else line + "\n")
-        if tail is not None and line.strip():
-            tail.append(line.rstrip())
 
 
 def die_with_parent() -> None:

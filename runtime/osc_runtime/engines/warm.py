@@ -18,12 +18,15 @@ import asyncio
 import contextlib
 import itertools
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from osc_runtime.adaptors import ResolvedAdaptor
+from osc_runtime.engines import processes
 from osc_runtime.engines.base import JobInvalid, Outcome, RunResult
 from osc_runtime.engines.warm_worker import WarmWorker, WorkerLost
+from osc_runtime.masked_output import MaskedStream
 from osc_runtime.runlog import RunLog
 from osc_runtime.scrub import Scrubber
 from osc_runtime.settings import Settings
@@ -88,8 +91,11 @@ class WarmEngine:
             log.write(_banner(self.adaptor, worker))
             return await self._run_on(worker, state, log, scrubber, timeout)
         finally:
-            log.close()
-            self._release(worker)
+            try:  # the worker lives on; what this run started in it does not
+                await asyncio.to_thread(processes.end_run_processes, worker.pid, worker.tag)
+            finally:
+                log.close()
+                self._release(worker)
 
     async def close(self) -> None:
         self._closed = True
@@ -102,9 +108,18 @@ class WarmEngine:
     async def _run_on(
         self, worker: WarmWorker, state: dict, log: RunLog, scrubber: Scrubber, timeout: float
     ) -> RunResult:
-        def sink(text: str) -> None:
-            log.write(scrubber.text(text if text.endswith("\n") else text + "\n"))
+        masked = MaskedStream(scrubber)
 
+        def sink(output: bytes) -> None:
+            log.write(masked.feed(output))
+
+        try:
+            return await self._attempt(worker, state, sink, scrubber, timeout)
+        finally:
+            log.write(masked.flush())
+
+    async def _attempt(self, worker: WarmWorker, state: dict, sink: Callable[[bytes], None],
+                       scrubber: Scrubber, timeout: float) -> RunResult:
         try:
             reply = await asyncio.wait_for(worker.run(next(self._run_ids), state, sink), timeout)
         except TimeoutError:

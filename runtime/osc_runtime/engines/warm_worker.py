@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from osc_runtime.adaptors import ResolvedAdaptor
+from osc_runtime.engines import processes
 from osc_runtime.engines.core import die_with_parent
 from osc_runtime.settings import Settings
 
@@ -53,10 +54,11 @@ class WarmWorker:
         self.dirty = False  # a stray error or a lost run: do not reuse
         self.versions: dict[str, str] = {}
         self._marker = f"\x00osc-run-end:{secrets.token_hex(8)}:"
+        self.tag = processes.new_tag()  # inherited by what its runs start (processes.py)
         self._process: asyncio.subprocess.Process | None = None
         self._control: asyncio.StreamReader | None = None
         self._pump: asyncio.Task | None = None
-        self._sink: Callable[[str], None] | None = None
+        self._sink: Callable[[bytes], None] | None = None
         self._ended: asyncio.Event = asyncio.Event()
 
     @property
@@ -80,6 +82,7 @@ class WarmWorker:
             )  # fmt: skip
         finally:
             os.close(write_end)  # the child holds its copy; ours would hide the child's exit
+        processes.roots.add(self._process.pid)
         self._control = await _reader(read_end)
         self._pump = asyncio.create_task(self._pump_output())
         await self._send({
@@ -92,7 +95,7 @@ class WarmWorker:
         self.versions = ready["versions"]
         self.compile_error: str | None = ready.get("compileError")
 
-    async def run(self, run_id: int, state: dict[str, Any], sink: Callable[[str], None]) -> dict:
+    async def run(self, run_id: int, state: dict[str, Any], sink: Callable[[bytes], None]) -> dict:
         """Run once; `sink` gets the output. Raises WorkerLost if node dies first."""
         self._sink, self._ended = sink, asyncio.Event()
         try:
@@ -120,6 +123,7 @@ class WarmWorker:
         if self._process is None:
             return None
         returncode = await self._process.wait()
+        processes.roots.discard(self._process.pid)
         if self._pump is not None:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self._pump, 5)
@@ -143,29 +147,32 @@ class WarmWorker:
         return json.loads(line)
 
     async def _pump_output(self) -> None:
+        """Hand the output to the run in progress, in chunks (no line limit, nothing lost),
+        until the run's end marker; output between runs (a stray timer) belongs to no run."""
         assert self._process is not None and self._process.stdout is not None
-        stream = self._process.stdout
-        while True:
-            try:
-                raw = await stream.readline()
-            except ValueError:  # a line longer than the stream limit
-                raw = await stream.read(OUTPUT_CHUNK)
-            if not raw:
+        marker, pending = self._marker.encode(), b""
+        while chunk := await self._process.stdout.read(OUTPUT_CHUNK):
+            pending += chunk
+            while (found := pending.find(marker)) >= 0 and b"\n" in pending[found:]:
+                self._deliver(pending[:found])
+                pending = pending[pending.index(b"\n", found) + 1 :]
                 self._ended.set()
-                return
-            self._deliver(raw.decode("utf-8", errors="replace"))
+            # Keep what may be the start of a marker cut by this read.
+            keep = len(marker) + 24 if pending.find(marker) < 0 else len(pending)
+            self._deliver(pending[: max(len(pending) - keep, 0)])
+            pending = pending[max(len(pending) - keep, 0) :]
+        self._deliver(pending)
+        self._ended.set()
 
-    def _deliver(self, text: str) -> None:
-        before, marker, _ = text.partition(self._marker)
-        if before and self._sink is not None:
-            self._sink(before)  # output between runs (a stray timer) belongs to no run
-        if marker:
-            self._ended.set()
+    def _deliver(self, output: bytes) -> None:
+        if output and self._sink is not None:
+            self._sink(output)
 
     def _environment(self) -> dict[str, str]:
         # The job must not see the runtime's own secrets (API keys, the raw credential).
         env = {key: value for key, value in os.environ.items() if not key.startswith("OSC_")}
         env["NODE_PATH"] = os.pathsep.join(str(path) for path in self.adaptor.node_path)
+        env[processes.RUN_TAG_VARIABLE] = self.tag
         return env
 
     def _work_dir(self) -> Path:
