@@ -93,8 +93,8 @@ def _refuse(request: Request, runtime: Runtime) -> None:
 
 
 def _came_in(request: Request, runtime: Runtime, auth: str, raw: bytes) -> RunRequest:
-    hidden = runtime.auth.credential_headers() | {"idempotency-key"}
-    meta = describe_request(request, hidden, runtime.auth.hidden_query_params)
+    meta = describe_request(request, runtime.auth.credential_headers(),
+                            runtime.auth.hidden_query_params)
     return RunRequest(auth, request.headers.get("content-type"), raw, meta)
 
 
