@@ -13,7 +13,10 @@ from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.requests import Request
 
-ALWAYS_HIDDEN = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+# Whatever is configured: a signature header from a sender osc does not check is still one.
+ALWAYS_HIDDEN = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key",
+                           "x-hub-signature", "x-hub-signature-256", "x-shopify-hmac-sha256",
+                           "stripe-signature"})
 MASK = "***"
 
 

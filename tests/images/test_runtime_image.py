@@ -59,6 +59,14 @@ def test_generic_image_runs_a_job_read_only(podman: Podman, runtime_image: str, 
                                               "echoed": "Grace"}
         assert SECRET_TOKEN not in json.dumps(run)
         assert SECRET_TOKEN not in podman.logs(service.container)
+        # XML and forms parse in the image too (defusedxml, python-multipart are in it).
+        xml = service.http.post("/inbox", content=b"<name>Ada</name>",
+                                headers={"Content-Type": "application/xml"})
+        form = service.http.post("/inbox", content=b"name=Lin",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+        echoed = [service.wait_run(answer.json()["run_id"])["final_state"]["data"]["echoed"]
+                  for answer in (xml, form)]
+        assert echoed == ["Ada", "Lin"]  # <name>Ada</name> is {"name": "Ada"}
         user = podman.run("exec", service.container, "id", "-u").stdout.strip()
         assert user == "10001"
         denied = podman.run("exec", service.container, "touch", "/opt/osc/x", check=False)

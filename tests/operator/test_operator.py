@@ -224,7 +224,7 @@ def test_kubectl_apply_of_the_examples(kube_emulator: RunningEmulator,  # noqa: 
     for example in sorted((ROOT / "examples" / "k8s").glob("*.yaml")):
         run("apply", "--validate=false", "-f", str(example))
     names = ["hello-webhook", "orders", "inventory-sync", "nightly-report", "fetch-orders",
-             "load-orders"]
+             "load-orders", "kobo-intake", "salesforce-contacts"]
     for name in names:
         wait_for(lambda: (c := ready(kube_emulator, name)) and c["reason"] == "Progressing",
                  f"{name} to be reconciled")

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runtime_server import JOBS, RuntimeProcess, post_run
+from runtime_server import API_KEY, JOBS, RuntimeProcess, post_run
 
 TOKEN = "planted-token-7c1f9e2a"
 PASSWORD = "planted-password-b83d"
@@ -33,7 +33,11 @@ def test_sync_style_answers_201_with_the_final_state(guarded: RuntimeProcess) ->
     with guarded.client() as client:
         answer = post_run(client, {"action": "echo", "n": 1})
         assert answer.status_code == 201, answer.text
-        assert answer.json()["final_state"] == {"data": {"echoed": {"action": "echo", "n": 1}}}
+        final_state = answer.json()["final_state"]
+        # The job passes its state on: state.request comes along, without the API key.
+        assert final_state["data"] == {"echoed": {"action": "echo", "n": 1}}
+        assert set(final_state) == {"data", "request"} and final_state["request"]["method"] == "POST"
+        assert API_KEY not in json.dumps(final_state)
         assert answer.headers["location"] == f"/runs/{answer.json()['run_id']}"
 
 

@@ -22,7 +22,10 @@ def test_hello_job_runs_and_transforms_the_payload(hello: RuntimeProcess) -> Non
         run = wait_run(client, body["run_id"])
         assert run["status"] == "success", run
         assert run["exit_code"] == 0 and run["error"] is None
-        assert run["final_state"] == {"data": {"greeting": "Hello, Ada!", "itemCount": 2, "total": 7.5}}
+        assert run["final_state"]["data"] == {"greeting": "Hello, Ada!", "itemCount": 2, "total": 7.5}
+        # {...state} keeps how the run was called (state.request) in the final state.
+        assert set(run["final_state"]) == {"data", "request"}
+        assert run["final_state"]["request"]["path"] == "/inbox"
         assert run["duration_seconds"] > 0
         assert run["created_at"] <= run["started_at"] <= run["finished_at"]
 

@@ -32,6 +32,7 @@ def settings_error(tmp_path: Path, **overrides: object) -> str:
     ({"signature": "gitlab"}, "OSC_SIGNATURE"),
     ({"signature": "hmac:X-Sig:md5:hex"}, "OSC_SIGNATURE"),
     ({"signature": "hmac:X-Sig:sha256:base32"}, "OSC_SIGNATURE"),
+    ({"signature": "hmac:X Sig:sha256:hex"}, "OSC_SIGNATURE"),
     ({"signature": "github"}, "OSC_SIGNATURE_SECRET_PATH"),
     ({"signature": "github", "signature_secret_path": "{dir}/empty"}, "OSC_SIGNATURE_SECRET_PATH"),
     ({"basic_auth_path": "{dir}/no-colon"}, "OSC_BASIC_AUTH_PATH"),

@@ -215,3 +215,15 @@ def test_a_salesforce_outbound_message_is_acked_once(salesforce: RuntimeProcess)
         assert again.status_code == 200 and again.text.strip() == ACK
         assert again.headers["X-OSC-Run-Id"] == run["run_id"] and run_count(client) == before
     assert post(salesforce, SALESFORCE_XML, headers).status_code == 401
+
+
+def test_the_stored_input_masks_keys_and_passwords(inbox: RuntimeProcess) -> None:
+    body = f"note=the key is {QUERY_KEY}&password=s3cret-kobo-pass".encode()
+    headers = basic(KOBO_USER) | {"Content-Type": "application/x-www-form-urlencoded"}
+    run = finished(inbox, post(inbox, body, headers))
+    with inbox.client() as client:
+        stored = client.get(f"/runs/{run['run_id']}/input")
+        assert client.get("/runs/0123456789abcdef0123456789abcdef/input").status_code == 404
+    assert stored.status_code == 200
+    assert stored.headers["content-type"].startswith("application/x-www-form-urlencoded")
+    assert stored.text == "note=the key is ***&password=***"

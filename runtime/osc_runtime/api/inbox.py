@@ -38,7 +38,8 @@ IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as HTTP head
 UPSTREAM_PATTERN = r"^[A-Za-z0-9._-]+/[0-9a-f]{32}$"  # <upstream job>/<run id>
 
 
-@router.post("/inbox", status_code=202, openapi_extra={"requestBody": BODY_SCHEMA}, summary="Accept a payload as a new run")
+@router.post("/inbox", status_code=202, openapi_extra={"requestBody": BODY_SCHEMA},
+             summary="Accept a payload as a new run")
 async def accept(
     request: Request,
     runtime: RuntimeDep,
@@ -46,7 +47,7 @@ async def accept(
     idempotency_key: Annotated[str | None, Header(pattern=IDEMPOTENCY_KEY_PATTERN)] = None,
     x_osc_trigger: Annotated[str | None, Header(pattern=TRIGGER_PATTERN)] = None,
     x_osc_upstream: Annotated[str | None, Header(max_length=300, pattern=UPSTREAM_PATTERN)] = None,
-) -> JSONResponse:
+) -> Response:
     auth, raw, payload = await _authenticated_body(request, runtime)
     if (unmatched := request.app.state.message_filter.mismatch(payload)) is not None:
         return _not_matched(request, unmatched)
@@ -99,8 +100,8 @@ def _refuse(request: Request, runtime: Runtime) -> None:
 
 
 def _came_in(request: Request, runtime: Runtime, auth: str, raw: bytes) -> RunRequest:
-    hidden = runtime.auth.credential_headers() | {"idempotency-key"}
-    meta = describe_request(request, hidden, runtime.auth.hidden_query_params)
+    meta = describe_request(request, runtime.auth.credential_headers(),
+                            runtime.auth.hidden_query_params)
     return RunRequest(auth, request.headers.get("content-type"), raw, meta)
 
 
