@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from osc_runtime import attempts
 from osc_runtime.api.deps import Authenticated, Runtime, RuntimeDep
 from osc_runtime.store import FINISHED, Run, Status
 
@@ -38,7 +39,12 @@ def list_runs(
 
 @router.get("/runs/{run_id}", summary="One run: status, attempt, times, error, final state")
 def get_run(run_id: str, runtime: RuntimeDep) -> dict:
-    return runtime.dispatcher.events.describe(_find(runtime, run_id))
+    run = _find(runtime, run_id)
+    record = runtime.dispatcher.events.describe(run)
+    current = None if run.finished else {"attempt": run.attempt, "status": str(run.status),
+                                         "started_at": run.started_at}
+    record["attempts"] = attempts.describe(runtime.store.attempts(run.run_id), current)
+    return record
 
 
 @router.get("/runs/{run_id}/log", response_class=PlainTextResponse, summary="A run's log")

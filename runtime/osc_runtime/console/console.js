@@ -108,6 +108,10 @@ async function loadRun(id) {
     const detail = handOff.status + " after " + handOff.attempts + " attempt(s)";
     fact(facts, "then " + handOff.target, handOff.last_error ? detail + ": " + handOff.last_error : detail);
   }
+  for (const item of run.attempts || []) {  // each attempt's own outcome, oldest first
+    const parts = [item.status, item.exit_code == null ? null : "exit code " + item.exit_code, item.error];
+    fact(facts, "attempt " + item.attempt, parts.filter((part) => part != null).join(" · "));
+  }
   const finished = !["queued", "running", "retrying"].includes(run.status);
   $("retry").hidden = !finished;
   $("retry").dataset.runId = run.run_id;
