@@ -50,6 +50,7 @@ class Outcome:
     changes: list[str] = field(default_factory=list)  # e.g. "Deployment demo created"
     flow_targets: list[str] = field(default_factory=list)  # jobs that run after this one
     warnings: list[str] = field(default_factory=list)  # spec parts kept back, e.g. a PVC shrink
+    job_checksum: str | None = None  # of the job the current pods run
 
 
 def validate(name: str, spec: dict[str, Any]) -> OpenFnJobSpec:
@@ -90,6 +91,7 @@ def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str,
         if child is not None:
             _apply(client, body, child, outcome, fresh)
     checksums = read_checksums(client, name, namespace, spec, api_key)
+    outcome.job_checksum = checksums.job
     targets = graph.targets_of(namespace, name)
     if targets:
         keys = {t.name: kube.read_key(client, "Secret", namespace, t.secret, t.key) or ""

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from osc_operator import adaptor_install
+from osc_operator import adaptor_install, job_check
 from osc_operator.api import OpenFnJobSpec
 
 PORT = 8080
@@ -185,6 +185,8 @@ def _runtime_container(name: str, spec: OpenFnJobSpec, image: str) -> dict[str, 
         "livenessProbe": probe,
         "readinessProbe": {**probe, "httpGet": {"path": "/readyz", "port": "http"}},
         "securityContext": container_security_context(),
+        # an invalid job's message (written by the runtime) stays in the pod's status
+        "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     if spec.resources is not None:
         container["resources"] = spec.resources.model_dump(exclude_none=True)
@@ -207,7 +209,8 @@ def runtime_env(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
     if webhook is not None and webhook.filter:
         env["OSC_FILTER"] = json.dumps(webhook.filter, separators=(",", ":"), sort_keys=True)
     user = [var.model_dump(by_alias=True, exclude_none=True) for var in spec.env or []]
-    return [{"name": key, "value": value} for key, value in env.items()] + user
+    contract = [{"name": key, "value": value} for key, value in env.items()]
+    return contract + job_check.runtime_settings() + user
 
 
 def _volume_mounts(spec: OpenFnJobSpec) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import json
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     adaptor_install: AdaptorInstall = AdaptorInstall.IF_MISSING
     npm_registry: str | None = None
     npmrc_path: Path | None = None
+    # a job that does not compile: stay up and say so (503), or exit (the operator's pods)
+    on_invalid_job: Literal["serve", "exit"] = "serve"
+    termination_message_path: Path = Path("/dev/termination-log")
     # reliability
     shutdown_grace_seconds: float = Field(25, ge=0)
     max_attempts: int = Field(1, ge=1)

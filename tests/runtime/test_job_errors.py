@@ -91,3 +91,17 @@ def wait_not_pending(runtime: RuntimeProcess, timeout: float = 60) -> httpx.Resp
         if time.monotonic() > deadline:
             return response
         time.sleep(0.1)
+
+
+def test_with_on_invalid_job_exit_the_message_becomes_the_termination_message(
+        tmp_path_factory, engine: str) -> None:
+    # What the operator's pods do: Kubernetes keeps the file as the container's last state.
+    message_file = tmp_path_factory.mktemp("termination") / "termination-log"
+    runtime = start(tmp_path_factory, engine, "fn(state => state.data\n", ready=False,
+                    OSC_ON_INVALID_JOB="exit", OSC_TERMINATION_MESSAGE_PATH=str(message_file))
+    try:
+        code = runtime.process.wait(60)
+    finally:
+        runtime.stop()
+    assert code == 3
+    assert message_file.read_text() == "job invalid: SyntaxError: Unexpected token (2:0)"

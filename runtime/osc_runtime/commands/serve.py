@@ -25,12 +25,14 @@ def main(argv: list[str]) -> int:
     check_data_dir(settings)
     check_at_startup(settings)  # a bad OSC_ADAPTOR stops here; installing happens in the background
     configure_logging(settings.job_name)
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, log_config=None,
+        app, host=settings.host, port=settings.port, log_config=None,
         timeout_graceful_shutdown=5, server_header=False,
     )
     DrainingServer(config, settings).run()
-    return 0
+    runtime = getattr(app.state, "runtime", None)
+    return runtime.exit_code if runtime is not None else 0  # e.g. 3: the job is invalid
 
 
 def check_data_dir(settings: Settings) -> None:
