@@ -27,16 +27,21 @@ def failed_run(runtime: RuntimeProcess) -> tuple[dict, str]:
         return run, client.get(f"/runs/{run['run_id']}/log").text
 
 
-def test_a_reference_error_is_named_with_its_type(tmp_path_factory, engine: str) -> None:
-    runtime = start(tmp_path_factory, engine, UNDEFINED_VARIABLE)
+@pytest.mark.parametrize(("job", "error"), [
+    # the job's own line and column (of the statement that threw), in both engines
+    (UNDEFINED_VARIABLE, "ReferenceError: x is not defined (line 3, col 3)"),
+    ("fn(state => {\n  return JSON.parse('{oops');\n});\n", "SyntaxError: "),
+])  # fmt: skip
+def test_a_runtime_error_is_named_with_its_type(tmp_path_factory, engine: str, job: str,
+                                               error: str) -> None:
+    runtime = start(tmp_path_factory, engine, job)
     try:
         run, log = failed_run(runtime)
     finally:
         runtime.stop()
     assert run["status"] == "failed" and run["exit_code"] == 1
-    # the job's own line and column (of the statement that threw), in both engines
-    assert run["error"].startswith("ReferenceError: x is not defined (line 3, col 3)"), run["error"]
-    assert "    at " in log  # the stack is in the log, not in `error`
+    assert run["error"].startswith(error), run["error"]
+    assert "\n" not in run["error"] and "    at " in log  # the stack is in the log only
 
 
 def test_an_http_500_names_the_request_that_failed(tmp_path_factory, engine: str) -> None:
