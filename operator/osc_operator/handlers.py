@@ -175,7 +175,7 @@ def _report(memo: kopf.Memo, body: dict[str, Any], status: str, reason: str, mes
     old = next((c for c in previous or [] if c.get("type") == "Ready"), None)
     if failed and not (old and (old.get("reason"), old.get("message")) == (reason, message)):
         kopf.warn(body, reason=reason, message=message)
-        if reason == adaptor_install.FAILED_REASON:
+        if reason in (adaptor_install.FAILED_REASON, job_check.REASON):
             metrics.failed(reason)  # once per new failure, whoever found it
     if kube.contains(body.get("status") or {}, new_status):
         return  # already reported so: a write would only wake every watcher of the job
