@@ -69,7 +69,7 @@ ONE_POD_WITH_STORAGE = {"rule": "!has(self.storage) || (has(self.storage.ephemer
 RESERVED_ENV = (
     "OSC_JOB", "OSC_JOB_NAME", "OSC_ADAPTOR", "OSC_TRIGGER", "OSC_CREDENTIAL", "OSC_DATA_DIR",
     "OSC_HOST", "OSC_PORT", "OSC_RUN_TIMEOUT_SECONDS", "OSC_CONCURRENCY", "OSC_FILTER",
-    "OSC_ADAPTORS_DIR", "OSC_ADAPTOR_INSTALL", "OSC_TRIGGER_URL")
+    "OSC_ADAPTORS_DIR", "OSC_ADAPTOR_INSTALL", "OSC_TRIGGER_URL", "OSC_ON_INVALID_JOB")
 # The webhook methods (spec.trigger.webhook.auth, idempotencyFrom, acceptReply) are whole prefixes.
 RESERVED_ENV_PREFIXES = ("OSC_AUTH", "OSC_API_KEY", "OSC_FLOW_TARGETS", "OSC_BASIC_AUTH",
                          "OSC_SIGNATURE", "OSC_IDEMPOTENCY_FROM", "OSC_ACCEPT_")

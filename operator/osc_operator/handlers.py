@@ -10,7 +10,7 @@ from typing import Any
 
 import kopf
 
-from osc_operator import adaptor_install, api, flow, kube, metrics, render
+from osc_operator import adaptor_install, api, flow, job_check, kube, metrics, render
 from osc_operator.reconcile import ChildFailed, InvalidSpec, MissingReference, reconcile
 from osc_operator.settings import OperatorSettings
 from osc_operator.webhook_render import referenced_secrets
@@ -19,7 +19,7 @@ JOBS = (api.GROUP, api.VERSION, api.PLURAL)
 RETRY_MISSING_SECONDS = 30
 RETRY_CHILD_SECONDS = 60
 # Ready states that track the Deployment (a failed adaptor install clears once it is available)
-FOLLOWED_REASONS = ("Progressing", "Available", adaptor_install.FAILED_REASON)
+FOLLOWED_REASONS = ("Progressing", "Available", adaptor_install.FAILED_REASON, job_check.REASON)
 MANAGED = {"app.kubernetes.io/managed-by": "osc-operator"}
 # One reconciliation of a job at a time: a job is also reconciled from other objects' handlers
 # (flow jobs, Secrets), and a run that listed the jobs earlier must not write last.
@@ -125,8 +125,11 @@ def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any,
     if (body.get("status") or {}).get("observedGeneration") != body["metadata"].get("generation"):
         for warning in outcome.warnings:  # once per spec, not at every resume or Secret change
             kopf.warn(body, reason="StorageKept", message=warning)
+    selector = render.selector_labels(body["metadata"]["name"])
     failure = None if outcome.available else adaptor_install.find_install_failure(
-        memo.kube, body, render.selector_labels(body["metadata"]["name"]))
+        memo.kube, body, selector)
+    invalid = None if outcome.available or failure else job_check.find_job_invalid(
+        memo.kube, body, selector, outcome.job_checksum)
     extra = {"flowTargets": outcome.flow_targets}
     durable = _durable(body, outcome.durable, previous)
     if outcome.available:
@@ -135,6 +138,9 @@ def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any,
     elif failure:
         _report(memo, body, "False", adaptor_install.FAILED_REASON, failure, previous,
                 failed=True, extra=extra, durable=durable)
+    elif invalid:
+        _report(memo, body, "False", job_check.REASON, invalid, previous, failed=True,
+                extra=extra, durable=durable)
     else:
         _report(memo, body, "False", "Progressing", "waiting for the Deployment to be "
                 "available", previous, extra=extra, durable=durable)
@@ -198,7 +204,7 @@ def _report(memo: kopf.Memo, body: dict[str, Any], status: str, reason: str, mes
     old = next((c for c in previous or [] if c.get("type") == "Ready"), None)
     if failed and not (old and (old.get("reason"), old.get("message")) == (reason, message)):
         kopf.warn(body, reason=reason, message=message)
-        if reason == adaptor_install.FAILED_REASON:
+        if reason in (adaptor_install.FAILED_REASON, job_check.REASON):
             metrics.failed(reason)  # once per new failure, whoever found it
     if kube.contains(body.get("status") or {}, new_status):
         return  # already reported so: a write would only wake every watcher of the job
@@ -308,19 +314,32 @@ def deployment_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: An
 @kopf.on.event("", "v1", "pods", labels={**MANAGED, "app.kubernetes.io/component": "job-runtime"})
 def pod_changed(body: kopf.Body, namespace: str, labels: kopf.Labels, memo: kopf.Memo,
                 **_: Any) -> None:
-    """A runtime pod whose adaptor init container failed: Ready=False AdaptorInstallFailed."""
+    """A runtime pod whose adaptor init container failed (Ready=False AdaptorInstallFailed) or
+    whose runtime found the job invalid (Ready=False JobInvalid)."""
     owner = labels.get("app.kubernetes.io/instance")
     job = kube.get_job(memo.kube, namespace, owner) if owner else None
-    adaptor = ((job or {}).get("spec") or {}).get("adaptor", "")
-    failure = adaptor_install.install_failure(dict(body), adaptor) if job else None
-    if failure is None:
+    if job is None:
+        return
+    reason, message = _pod_failure(dict(body), job)
+    if message is None:
         return
     ready = _followed_ready(job)
     if ready is None:
         return  # a reconcile is due, or the job is blocked for a reason of its own
-    if (ready.get("reason"), ready.get("message")) != (adaptor_install.FAILED_REASON, failure):
-        _report(memo, job, "False", adaptor_install.FAILED_REASON, failure,
-                job["status"]["conditions"], failed=True)
+    if ready.get("status") == "True" and reason == job_check.REASON:
+        return  # pods of the spec before still serve it (a rolling update of a broken job)
+    if (ready.get("reason"), ready.get("message")) != (reason, message):
+        _report(memo, job, "False", reason, message, job["status"]["conditions"], failed=True)
+
+
+def _pod_failure(pod: dict[str, Any], job: dict[str, Any]) -> tuple[str, str | None]:
+    spec = job.get("spec") or {}
+    failure = adaptor_install.install_failure(pod, spec.get("adaptor", ""))
+    if failure is not None:
+        return adaptor_install.FAILED_REASON, failure
+    inline = spec.get("job")
+    checksum = render.checksum(inline) if isinstance(inline, str) else None
+    return job_check.REASON, job_check.job_invalid(pod, checksum)
 
 
 def _followed_ready(job: dict[str, Any]) -> dict[str, Any] | None:

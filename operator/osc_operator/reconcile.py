@@ -52,6 +52,7 @@ class Outcome:
     flow_targets: list[str] = field(default_factory=list)  # jobs that run after this one
     warnings: list[str] = field(default_factory=list)  # spec parts kept back, e.g. a PVC shrink
     durable: tuple[bool, str, str] | None = None  # the Durable condition: status, reason, text
+    job_checksum: str | None = None  # of the job the current pods run
 
 
 def validate(name: str, spec: dict[str, Any]) -> OpenFnJobSpec:
@@ -93,6 +94,7 @@ def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str,
         if child is not None:
             _apply(client, body, child, outcome, fresh)
     checksums = read_checksums(client, name, namespace, spec, api_key)
+    outcome.job_checksum = checksums.job
     targets = graph.targets_of(namespace, name)
     _sync_flow(client, body, targets, outcome, fresh)
     effective = _place_store(client, body, spec, outcome, fresh)

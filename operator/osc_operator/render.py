@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from osc_operator import adaptor_install
+from osc_operator import adaptor_install, job_check
 from osc_operator.api import DEFAULT_STORAGE_SIZE, OpenFnJobSpec
 from osc_operator.webhook_render import api_key_secret_ref, secret_files, webhook_env
 
@@ -225,6 +225,8 @@ def _runtime_container(name: str, spec: OpenFnJobSpec, image: str) -> dict[str, 
         "livenessProbe": probe,
         "readinessProbe": {**probe, "httpGet": {"path": "/readyz", "port": "http"}},
         "securityContext": container_security_context(),
+        # an invalid job's message (written by the runtime) stays in the pod's status
+        "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     container["resources"] = (copy.deepcopy(DEFAULT_RESOURCES) if spec.resources is None
                               else spec.resources.model_dump(exclude_none=True))
@@ -251,7 +253,8 @@ def runtime_env(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
         env["OSC_FILTER"] = json.dumps(webhook.filter, separators=(",", ":"), sort_keys=True)
     env.update(webhook_env(webhook))
     user = [var.model_dump(by_alias=True, exclude_none=True) for var in spec.env or []]
-    return [{"name": key, "value": value} for key, value in env.items()] + user
+    contract = [{"name": key, "value": value} for key, value in env.items()]
+    return contract + job_check.runtime_settings() + user
 
 
 def _volume_mounts(spec: OpenFnJobSpec) -> list[dict[str, Any]]:

@@ -25,6 +25,8 @@ from osc_runtime.dispatcher import Dispatcher
 from osc_runtime.engines import Engine, make_engine, processes
 from osc_runtime.engines.base import JobInvalid
 from osc_runtime.group_commit import GroupCommit
+from osc_runtime.invalid_job import EXIT_CODE as INVALID_JOB_EXIT_CODE
+from osc_runtime.invalid_job import stop_for_invalid_job
 from osc_runtime.metrics import InboxRequestCounter, RuntimeMetrics
 from osc_runtime.metrics import router as metrics_router
 from osc_runtime.retention import sweep_forever
@@ -105,6 +107,8 @@ async def prepare_engine(runtime: Runtime, engines: list[Engine]) -> None:
         runtime.adaptor.state, runtime.adaptor.reason = Readiness.READY, None
         runtime.job_error = str(error)
         log.error("the job is invalid: %s", error, extra={"event": "job_invalid"})
+        if stop_for_invalid_job(runtime.settings, str(error)):
+            runtime.exit_code = INVALID_JOB_EXIT_CODE
         return
     except (NotImplementedError, RuntimeError, OSError) as error:
         runtime.adaptor.state, runtime.adaptor.reason = Readiness.FAILED, str(error)

@@ -59,7 +59,9 @@ class RunEvents:
         """`stored` is the run as recorded: finished with this attempt, or queued again."""
         finished = stored is not None and stored.finished and stored.attempt == run.attempt
         final_status = str(stored.status) if finished else None
-        now = stored.finished_at if stored and stored.finished_at else run.started_at
+        # A retried attempt's end is not on the run (it describes the next attempt): it is now.
+        ended = stored.finished_at if finished else self.runs.clock() if self.runs else None
+        now = ended or run.started_at
         seconds = None if run.started_at is None or now is None else round(now - run.started_at, 3)
         if self.flow is not None:
             self.flow.release(run, finished)

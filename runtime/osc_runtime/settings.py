@@ -11,7 +11,7 @@ import json
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -108,6 +108,11 @@ class Settings(BaseSettings):
         AdaptorInstall.IF_MISSING, description="if-missing: npm-install a missing adaptor; never.")
     npm_registry: str | None = Field(None, description="The npm registry for adaptor installs.")
     npmrc_path: Path | None = Field(None, description="An .npmrc for adaptor installs.")
+    # a job that does not compile: stay up and say so (503), or exit (the operator's pods)
+    on_invalid_job: Literal["serve", "exit"] = Field(
+        "serve", description="serve: stay up, /readyz and the inbox 503; exit: stop with code 3.")
+    termination_message_path: Path = Field(
+        Path("/dev/termination-log"), description="Where exit writes the job's error.")
     # reliability
     shutdown_grace_seconds: float = Field(
         25, ge=0, description="How long running runs may take to finish after SIGTERM.")

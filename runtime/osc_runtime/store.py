@@ -22,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from osc_runtime import run_requests
+from osc_runtime import attempts, run_requests
 from osc_runtime.run_requests import RunRequest
 from osc_runtime.run_stats import run_stats
 from osc_runtime.runlog import PRIVATE_FILE_MODE
@@ -202,7 +202,9 @@ class RunStore:
         self.path = path
         self.clock = clock
         self._lock = threading.Lock()
-        self._db = open_database(path, SCHEMA + run_requests.SCHEMA)
+        self._db = open_database(path, SCHEMA + run_requests.SCHEMA + attempts.SCHEMA)
+        with immediate_transaction(self._db) as db:
+            attempts.backfill(db)  # a data dir from before attempts were kept
         self.queued = self._db.execute("SELECT COUNT(*) FROM runs WHERE status = ?",
                                        (Status.QUEUED,)).fetchone()[0]
         self._queued_change = 0  # by the open transaction; applied once it commits
@@ -348,29 +350,42 @@ class RunStore:
 
     def finish(self, run_id: str, status: Status, *, outcome: str, exit_code: int | None,
                error: str | None, final_state: str | None) -> None:
+        now = self.clock()
         with self._transaction() as db:
+            attempts.record_ended(db, run_id, outcome=outcome, exit_code=exit_code, error=error,
+                                  finished_at=now)
             db.execute(
                 "UPDATE runs SET status = ?, outcome = ?, exit_code = ?, error = ?, final_state = ?,"
                 " finished_at = ? WHERE run_id = ? AND status = ?",
-                (status, outcome, exit_code, error, final_state, self.clock(), run_id, Status.RUNNING),
+                (status, outcome, exit_code, error, final_state, now, run_id, Status.RUNNING),
             )
 
     def requeue(self, run_id: str, *, not_before: float = 0, outcome: str | None = None,
                 exit_code: int | None = None, error: str | None = None,
                 from_statuses: frozenset[Status] = frozenset({Status.RUNNING})) -> bool:
-        """Queue a run again as its next attempt (same input); False if it was not in `from_statuses`."""
+        """Queue a run again as its next attempt (same input); False if it was not in
+        `from_statuses`. A running attempt ends here with `outcome`, `exit_code` and `error`
+        (kept in its attempt's record); the run's own fields then describe the new attempt."""
         marks = ",".join("?" * len(from_statuses))
+        now = self.clock()
         with self._transaction() as db:
+            if outcome is not None:
+                attempts.record_ended(db, run_id, outcome=outcome, exit_code=exit_code,
+                                      error=error, finished_at=now)
             cursor = db.execute(
-                "UPDATE runs SET status = ?, attempt = attempt + 1, not_before = ?, outcome = ?,"
-                " exit_code = ?, error = ?, final_state = NULL, finished_at = ?"
-                f" WHERE run_id = ? AND status IN ({marks})",
-                (Status.QUEUED, not_before, outcome, exit_code, error, self.clock(), run_id,
-                 *from_statuses),
+                "UPDATE runs SET status = ?, attempt = attempt + 1, not_before = ?, outcome = NULL,"
+                " exit_code = NULL, error = NULL, final_state = NULL, started_at = NULL,"
+                f" finished_at = NULL WHERE run_id = ? AND status IN ({marks})",
+                (Status.QUEUED, not_before, run_id, *from_statuses),
             )
             if Status.QUEUED not in from_statuses:
                 self._queued_change += cursor.rowcount
         return cursor.rowcount == 1
+
+    def attempts(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's ended attempts, oldest first (see attempts.py)."""
+        with self._lock:
+            return attempts.attempts_of(self._db, run_id)
 
     def interrupted(self) -> list[Run]:
         """Runs left `running` by a previous process (call before any worker starts)."""

@@ -51,7 +51,7 @@ def _env_allowed(var: dict[str, Any]) -> bool:
     operator_sets = {"OSC_JOB", "OSC_JOB_NAME", "OSC_ADAPTOR", "OSC_TRIGGER", "OSC_CREDENTIAL",
                      "OSC_DATA_DIR", "OSC_HOST", "OSC_PORT", "OSC_RUN_TIMEOUT_SECONDS",
                      "OSC_CONCURRENCY", "OSC_FILTER", "OSC_ADAPTORS_DIR", "OSC_ADAPTOR_INSTALL",
-                     "OSC_TRIGGER_URL"}
+                     "OSC_TRIGGER_URL", "OSC_ON_INVALID_JOB"}
     security = ("OSC_AUTH", "OSC_API_KEY", "OSC_FLOW_TARGETS", "OSC_BASIC_AUTH", "OSC_SIGNATURE",
                 "OSC_IDEMPOTENCY_FROM", "OSC_ACCEPT_")
     return (name not in operator_sets and not name.startswith(security)

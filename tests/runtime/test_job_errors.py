@@ -27,17 +27,21 @@ def failed_run(runtime: RuntimeProcess) -> tuple[dict, str]:
         return run, client.get(f"/runs/{run['run_id']}/log").text
 
 
-def test_a_reference_error_is_named_with_its_type(tmp_path_factory, engine: str) -> None:
-    runtime = start(tmp_path_factory, engine, UNDEFINED_VARIABLE)
+@pytest.mark.parametrize(("job", "error"), [
+    # the job's own line and column (of the statement that threw), in both engines
+    (UNDEFINED_VARIABLE, "ReferenceError: x is not defined (line 3, col 3)"),
+    ("fn(state => {\n  return JSON.parse('{oops');\n});\n", "SyntaxError: "),
+])  # fmt: skip
+def test_a_runtime_error_is_named_with_its_type(tmp_path_factory, engine: str, job: str,
+                                               error: str) -> None:
+    runtime = start(tmp_path_factory, engine, job)
     try:
         run, log = failed_run(runtime)
     finally:
         runtime.stop()
     assert run["status"] == "failed" and run["exit_code"] == 1
-    assert run["error"].startswith("ReferenceError: x is not defined"), run["error"]
-    if engine == "warm":  # @openfn/runtime tells where in the job; core's vm2 frames do not
-        assert "(line 3, col" in run["error"]
-    assert "    at " in log  # the stack is in the log, not in `error`
+    assert run["error"].startswith(error), run["error"]
+    assert "\n" not in run["error"] and "    at " in log  # the stack is in the log only
 
 
 def test_an_http_500_names_the_request_that_failed(tmp_path_factory, engine: str) -> None:
@@ -91,3 +95,17 @@ def wait_not_pending(runtime: RuntimeProcess, timeout: float = 60) -> httpx.Resp
         if time.monotonic() > deadline:
             return response
         time.sleep(0.1)
+
+
+def test_with_on_invalid_job_exit_the_message_becomes_the_termination_message(
+        tmp_path_factory, engine: str) -> None:
+    # What the operator's pods do: Kubernetes keeps the file as the container's last state.
+    message_file = tmp_path_factory.mktemp("termination") / "termination-log"
+    runtime = start(tmp_path_factory, engine, "fn(state => state.data\n", ready=False,
+                    OSC_ON_INVALID_JOB="exit", OSC_TERMINATION_MESSAGE_PATH=str(message_file))
+    try:
+        code = runtime.process.wait(60)
+    finally:
+        runtime.stop()
+    assert code == 3
+    assert message_file.read_text() == "job invalid: SyntaxError: Unexpected token (2:0)"

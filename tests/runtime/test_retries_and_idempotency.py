@@ -101,3 +101,26 @@ def test_the_inbox_answers_429_above_max_queued_and_stores_nothing(retrying: Run
         for answer in waiting:
             assert wait_run(client, answer.json()["run_id"])["status"] == "success"
         assert post_run(client, {"n": "later"}).status_code == 202
+
+
+def test_each_attempt_keeps_its_own_outcome(retrying: RuntimeProcess, receiver: Receiver) -> None:
+    with retrying.client() as client:
+        run_id = post_run(client, {"n": "slow-flaky", "fail_times": 1, "delay": 1.5}).json()["run_id"]
+        second = wait_run(client, run_id, until={"running", "success", "failed", "dead"},
+                          timeout=30)
+        while second["attempt"] < 2 or second["status"] != "running":
+            assert second["status"] in ("queued", "running"), second
+            second = client.get(f"/runs/{run_id}").json()
+            time.sleep(0.05)
+        done = wait_run(client, run_id)
+        listed = client.get("/runs", params={"limit": 500}).json()["runs"]
+    # while attempt 2 runs, the run shows attempt 2 only; attempt 1's failure is in `attempts`
+    assert (second["exit_code"], second["error"], second["outcome"]) == (None, None, None)
+    first, current = second["attempts"]
+    assert (first["attempt"], first["outcome"], first["exit_code"]) == (1, "failed", 1)
+    assert "returned 500" in first["error"] and first["finished_at"]
+    assert (current["attempt"], current["status"], current["error"]) == (2, "running", None)
+    assert done["status"] == "success" and (done["exit_code"], done["error"]) == (0, None)
+    assert [(item["attempt"], item["outcome"]) for item in done["attempts"]] == [
+        (1, "failed"), (2, "success")]
+    assert all("attempts" not in item for item in listed)  # only GET /runs/{id} has them

@@ -44,6 +44,7 @@ class Runtime:
     adaptor: AdaptorStatus = field(default_factory=AdaptorStatus)
     draining: bool = False
     job_error: str | None = None  # the job does not compile: the compiler's message
+    exit_code: int = 0  # what `serve` exits with once stopped (see invalid_job.py)
 
     def cannot_run(self) -> str | None:
         """Why no run can ever succeed as things are (the inbox then refuses), or None."""

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from osc_runtime import attempts
 from osc_runtime.api.deps import Authenticated, Runtime, RuntimeDep
 from osc_runtime.auth import secret_values
 from osc_runtime.scrub import Scrubber
@@ -50,6 +51,9 @@ def get_run(run_id: str, runtime: RuntimeDep) -> dict:
     record = runtime.dispatcher.events.describe(run)
     if (came_in := runtime.store.request_of(run.run_id)) is not None:
         record |= {"auth": came_in.auth, "content_type": came_in.content_type}
+    current = None if run.finished else {"attempt": run.attempt, "status": str(run.status),
+                                         "started_at": run.started_at}
+    record["attempts"] = attempts.describe(runtime.store.attempts(run.run_id), current)
     return record
 
 

@@ -30,12 +30,14 @@ def main(argv: list[str]) -> int:
     hidden = frozenset({settings.api_key_query_param}) if settings.api_key_query_param else frozenset()
     configure_logging(settings.job_name, hidden_query_params=hidden)
     processes.become_subreaper()  # orphans of the jobs' children come back here to be ended
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, log_config=None,
+        app, host=settings.host, port=settings.port, log_config=None,
         timeout_graceful_shutdown=5, server_header=False, http=guarded_protocol(settings),
     )
     DrainingServer(config, settings).run()
-    return 0
+    runtime = getattr(app.state, "runtime", None)
+    return runtime.exit_code if runtime is not None else 0  # e.g. 3: the job is invalid
 
 
 def parser(prog: str, doc: str | None = __doc__):

@@ -41,6 +41,7 @@ class CoreRunner:
         self.core_bin = settings.node_modules / "@openfn" / "core" / "bin" / "core"
         self.work_dir = (settings.data_dir / "work").resolve()
         self.job_file = self.work_dir / "job.js"
+        self.positions: dict[int, tuple[int, int]] = {}  # see engines/prepare.py
 
     async def start(self) -> None:
         if not self.core_bin.is_file():
@@ -52,7 +53,8 @@ class CoreRunner:
         for leftover in [*self.work_dir.glob("*.state.json"), *self.work_dir.glob("*.out.json")]:
             leftover.unlink(missing_ok=True)
         job = await prepare_core_job(self.settings, self.adaptor, self.settings.job_code())
-        self.job_file.write_text(job, encoding="utf-8")
+        self.job_file.write_text(job.source, encoding="utf-8")
+        self.positions = job.positions
 
     async def close(self) -> None:
         pass
@@ -68,7 +70,8 @@ class CoreRunner:
             exit_code, timed_out, stderr_tail = await self._execute(
                 state_file, output_file, log, scrubber, timeout
             )
-            return _result(exit_code, timed_out, stderr_tail, output_file, scrubber, timeout)
+            return _result(exit_code, timed_out, stderr_tail, output_file, scrubber, timeout,
+                           self.positions)
         finally:
             state_file.unlink(missing_ok=True)
             output_file.unlink(missing_ok=True)
@@ -174,13 +177,14 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _result(exit_code: int | None, timed_out: bool, stderr_tail: list[str], output_file: Path,
-            scrubber: Scrubber, timeout: float) -> RunResult:
+            scrubber: Scrubber, timeout: float,
+            positions: dict[int, tuple[int, int]] | None = None) -> RunResult:
     if timed_out:
         return RunResult(Outcome.TIMED_OUT, exit_code, f"the run took longer than {timeout:g} s")
     if exit_code is not None and exit_code < 0:
         return RunResult(Outcome.CRASHED, exit_code, f"node was killed by signal {-exit_code}")
     if exit_code != 0:
-        return RunResult(Outcome.FAILED, exit_code, failure_message(exit_code, stderr_tail))
+        return RunResult(Outcome.FAILED, exit_code, failure_message(exit_code, stderr_tail, positions))
     try:
         final = json.loads(output_file.read_text(encoding="utf-8"))
     except FileNotFoundError:

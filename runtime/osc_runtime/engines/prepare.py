@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from osc_runtime.adaptors import ResolvedAdaptor
@@ -19,7 +20,15 @@ PREPARE_SCRIPT = Path(__file__).with_name("js") / "prepare_job.mjs"
 PREPARE_TIMEOUT = 60.0  # node, core and the adaptor loaded once, on a busy host
 
 
-async def prepare_core_job(settings: Settings, adaptor: ResolvedAdaptor, job: str) -> str:
+@dataclass(frozen=True)
+class PreparedJob:
+    source: str  # what core runs: the job with lazy state rewritten
+    # line of core's compiled code (`vm.js:<line>` in its stack traces) -> (job line, column
+    # shift): so an error can name the job's own line
+    positions: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+
+async def prepare_core_job(settings: Settings, adaptor: ResolvedAdaptor, job: str) -> PreparedJob:
     """The job as core should run it (lazy state rewritten); JobInvalid if it cannot run."""
     request = {"nodeModules": str(settings.node_modules), "adaptorPath": str(adaptor.path),
                "job": job}
@@ -43,7 +52,9 @@ async def prepare_core_job(settings: Settings, adaptor: ResolvedAdaptor, job: st
         raise RuntimeError(f"cannot prepare the job: {tail[0]}") from None
     if verdict.get("error"):
         raise JobInvalid(verdict["error"])
-    return verdict["source"]
+    positions = {int(line): (int(at[0]), int(at[1]))
+                 for line, at in (verdict.get("positions") or {}).items()}
+    return PreparedJob(verdict["source"], positions)
 
 
 def _environment(adaptor: ResolvedAdaptor) -> dict[str, str]:

@@ -22,6 +22,31 @@ function callee(node) {
   return target.type === 'Identifier' ? target.name : 'a call';
 }
 
+// Where each line of the code core runs (its compile of the job, `vm.js` in its stack traces)
+// came from in the job: {generated line: [job line, column shift]}. Core's own transforms, printed
+// by recast with a source map; only used when the print is exactly what core runs.
+function jobPositions(require, nodeModules, core, source) {
+  try {
+    const recast = require(path.join(nodeModules, 'recast'));
+    const { SourceMapConsumer } = require(path.join(nodeModules, 'source-map'));
+    const acorn = require(path.join(nodeModules, 'acorn'));
+    const parse = (code) => acorn.parse(code, { sourceType: 'script', ecmaVersion: 10, allowHashBang: true, locations: true });
+    const ast = recast.parse(source.replace(/\ $/, ''), { tolerant: true, range: true, sourceFileName: 'job.js', parser: { parse } });
+    ast.program.errors = [];
+    const printed = recast.print(core.transforms.defaultTransforms.reduce((tree, transform) => transform(tree), ast), { sourceMapName: 'job.map' });
+    if (printed.code !== new core.Compile(source, [...core.transforms.defaultTransforms]).toString()) return {};
+    const positions = {};
+    new SourceMapConsumer(printed.map).eachMapping((m) => {
+      if (m.source && !(m.generatedLine in positions)) {
+        positions[m.generatedLine] = [m.originalLine, m.originalColumn - m.generatedColumn];
+      }
+    });
+    return positions;
+  } catch {
+    return {}; // without positions an error has no job line; it still has its message
+  }
+}
+
 // core's own verdict: a syntax error (as acorn, which core uses, words it) or its compile errors
 function coreVerdict(nodeModules, adaptorPath, source) {
   const require = createRequire(path.join(nodeModules, 'osc-prepare.js'));
@@ -34,12 +59,12 @@ function coreVerdict(nodeModules, adaptorPath, source) {
   try {
     compiled = new core.Compile(source, [...defaultTransforms, verify({ sandbox: { ...sandbox, ...VMGlobals } })]);
   } catch (error) {
-    return error.name === 'Error' ? error.message : `${error.name}: ${error.message}`;
+    return { error: error.name === 'Error' ? error.message : `${error.name}: ${error.message}` };
   }
   const [first] = compiled.errors;
-  if (!first) return null;
+  if (!first) return { positions: jobPositions(require, nodeModules, core, source) };
   const where = first.node.loc ? ` (line ${first.node.loc.start.line})` : '';
-  return `Function not available: ${callee(first.node)}${where}`;
+  return { error: `Function not available: ${callee(first.node)}${where}` };
 }
 
 async function prepare({ nodeModules, adaptorPath, job }) {
@@ -53,8 +78,8 @@ async function prepare({ nodeModules, adaptorPath, job }) {
     if (error.name !== 'SyntaxError') return { error: error.message };
     source = job;
   }
-  const error = coreVerdict(nodeModules, adaptorPath, source);
-  return error ? { error } : { source };
+  const { error, positions } = coreVerdict(nodeModules, adaptorPath, source);
+  return error ? { error } : { source, positions };
 }
 
 const input = JSON.parse(fs.readFileSync(0, 'utf8'));
