@@ -109,8 +109,14 @@ def osc(request: pytest.FixtureRequest, cluster: Cluster, default_storage: None,
     cluster.kubectl("create", "namespace", namespace, check=False)
     values = ["--set", "clusterWide=true"] if mode == "cluster-wide" else [
         "--set", f"watchNamespaces={{{namespace}}}"]
+    # On our control plane the chart's own operator pod is only simulated (kwok), so helm can
+    # wait for it; on a real cluster it would run beside the local operator: scaled to 0.
+    wait = [] if cluster.external else ["--wait", "--timeout", "120s"]
     cluster.helm("upgrade", "--install", RELEASE, str(CHART), "--namespace", RELEASE_NAMESPACE,
-                 "--create-namespace", "--wait", "--timeout", "120s", *values)
+                 "--create-namespace", *wait, *values)
+    if cluster.external:
+        cluster.kubectl("scale", "deployment", SERVICE_ACCOUNT, "-n", RELEASE_NAMESPACE,
+                        "--replicas=0")
     workdir = tmp_path_factory.mktemp(f"operator-{mode}")
     kubeconfig = cluster.service_account_kubeconfig(
         RELEASE_NAMESPACE, SERVICE_ACCOUNT, workdir / "operator.kubeconfig")
