@@ -2,7 +2,9 @@
 
 `cluster` starts tests/cluster/controlplane.py in a temporary directory on free ports (the
 same code as `make cluster`, never the same instance), or, with OSC_TEST_KUBECONFIG set,
-uses that cluster (e.g. kind, from tests/e2e/kind.sh) and starts nothing.
+uses that cluster (e.g. kind, from tests/e2e/kind.sh) and starts nothing. `cluster.audit_log`
+is the API server's audit log (Metadata level: user, verb, resource, name, response code of
+every request) when we started it, None on an external cluster.
 
 `osc` (session-scoped, parametrised) installs the chart with the real helm, CRD included,
 once per mode: `namespaced` (the default: a Role in the jobs' namespace) and `cluster-wide`
