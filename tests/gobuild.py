@@ -1,6 +1,6 @@
 """Build the control plane of tests/cluster with Go, once per machine.
 
-Each build is a small Go module of ours under tests/cluster/build/<name>/ (go.mod + go.sum
+Each build is a small Go module of ours under tests/cluster/gomod/<name>/ (go.mod + go.sum
 pin every dependency; tools.go names the commands). `go build` fetches the modules from the
 Go module proxy into Go's own module cache and compiles with Go's build cache, both in their
 default places. The binaries go to a machine-wide cache keyed by the version and a digest of
@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-BUILDS = Path(__file__).resolve().parent / "cluster" / "build"
+BUILDS = Path(__file__).resolve().parent / "cluster" / "gomod"
 KUBERNETES_VERSION = "v1.34.4"
 ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.8.0"
@@ -38,7 +38,7 @@ class GoBuildError(RuntimeError):
 
 @dataclass(frozen=True)
 class GoBuild:
-    name: str  # the folder under tests/cluster/build/
+    name: str  # the folder under tests/cluster/gomod/
     version: str
     packages: tuple[str, ...]
     binaries: tuple[str, ...]

