@@ -20,6 +20,7 @@ import os
 import signal
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 PR_SET_CHILD_SUBREAPER = 36
 RUN_TAG_VARIABLE = "OSC_RUN_TAG"
@@ -48,16 +49,16 @@ def end_run_processes(root: int | None, tag: str) -> int:
     return how many processes were killed. Scans /proc (a few ms): call it off the event loop."""
     killed = 0
     for _ in range(KILL_ROUNDS):
-        parents = _parents()
-        victims = _descendants(root, parents) if root is not None else set()
-        for orphan in _adopted(parents):
+        table = _scan()
+        victims = _descendants(root, table.parents) if root is not None else set()
+        for orphan in _adopted(table):
             if _tag_of(orphan) in (tag, None):
-                victims |= {orphan} | _descendants(orphan, parents)
-        victims = _living(victims - roots - {os.getpid()})
+                victims |= {orphan} | _descendants(orphan, table.parents)
+        victims -= table.dead | set(roots) | {os.getpid()}
         if not victims:
             break
         killed += sum(_kill(pid) for pid in victims)
-    _reap(parents if not killed else _parents())
+    _reap(table if not killed else _scan())
     return killed
 
 
@@ -65,28 +66,30 @@ def end_all() -> int:
     """Kill every process below the runtime (at exit, after the engines were closed)."""
     killed = 0
     for _ in range(KILL_ROUNDS):
-        parents = _parents()
-        victims = _living(_descendants(os.getpid(), parents))
+        table = _scan()
+        victims = _descendants(os.getpid(), table.parents) - table.dead
         if not victims:
             break
         killed += sum(_kill(pid) for pid in victims)
-    _reap(_parents())
+    _reap(_scan())
     return killed
 
 
-def _reap(parents: dict[int, int]) -> None:
+class ProcessTable(NamedTuple):
+    parents: dict[int, int]  # pid -> parent pid, of every process visible in /proc
+    dead: set[int]  # zombies among them: not to be killed, but reaped if they are ours
+
+
+def _reap(table: ProcessTable) -> None:
     """Collect the exit of adopted orphans (not the engine processes asyncio waits for)."""
-    for pid in _adopted(parents):
-        if pid in _dead:
+    for pid in _adopted(table):
+        if pid in table.dead:
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(pid, os.WNOHANG)
 
 
-def _parents() -> dict[int, int]:
-    """pid -> parent pid of every process visible in /proc, zombies included (those that are
-    the runtime's children must be reaped; `_living` leaves them out of the kills)."""
-    parents: dict[int, int] = {}
-    _dead.clear()
+def _scan() -> ProcessTable:
+    table = ProcessTable({}, set())
     for name in os.listdir(PROC):
         if not name.isdigit():
             continue
@@ -96,17 +99,10 @@ def _parents() -> dict[int, int]:
         except OSError:  # ended meanwhile
             continue
         fields = stat[stat.rindex(b")") + 2 :].split(None, 2)
-        parents[int(name)] = int(fields[1])
+        table.parents[int(name)] = int(fields[1])
         if fields[0] in (b"Z", b"X"):
-            _dead.add(int(name))
-    return parents
-
-
-_dead: set[int] = set()  # zombies seen by the last scan
-
-
-def _living(pids: set[int]) -> set[int]:
-    return {pid for pid in pids if pid not in _dead}
+            table.dead.add(int(name))
+    return table
 
 
 def _descendants(root: int, parents: dict[int, int]) -> set[int]:
@@ -122,10 +118,10 @@ def _descendants(root: int, parents: dict[int, int]) -> set[int]:
     return found
 
 
-def _adopted(parents: dict[int, int]) -> list[int]:
+def _adopted(table: ProcessTable) -> list[int]:
     """The runtime's own children that it did not start itself: adopted orphans."""
-    me = os.getpid()
-    return [pid for pid, parent in parents.items() if parent == me and pid not in roots]
+    me, started = os.getpid(), set(roots)  # a copy: the event loop adds to it meanwhile
+    return [pid for pid, parent in table.parents.items() if parent == me and pid not in started]
 
 
 def _tag_of(pid: int) -> str | None:
