@@ -1,4 +1,4 @@
-"""The real control plane (one per session) and the osc chart on it, in both RBAC modes.
+"""The real control plane (one per test run) and the osc chart on it, in both RBAC modes.
 
 `cluster` starts tests/cluster/controlplane.py in a temporary directory on free ports (the
 same code as `make cluster`, never the same instance), or, with OSC_TEST_KUBECONFIG set,
@@ -6,7 +6,7 @@ uses that cluster (e.g. kind, from tests/e2e/kind.sh) and starts nothing. `clust
 is the API server's audit log (Metadata level: user, verb, resource, name, response code of
 every request) when we started it, None on an external cluster.
 
-`osc` (session-scoped, parametrised) installs the chart with the real helm, CRD included,
+`osc` (one per test run and mode) installs the chart with the real helm, CRD included,
 once per mode: `namespaced` (the default: a Role in the jobs' namespace) and `cluster-wide`
 (`clusterWide=true`: a ClusterRole), the second as a `helm upgrade` of the first. The
 operator runs as a local process authenticated as the chart's ServiceAccount with a token

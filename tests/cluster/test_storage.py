@@ -51,8 +51,13 @@ def test_storage_claim_binds_grows_and_never_shrinks(osc) -> None:
     assert _claim(cluster, namespace, name)["spec"]["resources"]["requests"]["storage"] == "2Gi"
 
 
-def test_dropping_storage_goes_back_to_rolling_updates(osc) -> None:
+def test_adding_and_dropping_storage_switches_the_strategy(osc) -> None:
+    """RollingUpdate → Recreate must drop `rollingUpdate` (the API server refuses it with
+    Recreate), and back."""
     cluster, namespace, name = osc.cluster, osc.namespace, "drops-storage"
+    cluster.apply(namespace, openfnjob(name))
+    kubectl_wait_ready(cluster, namespace, name)
+    assert cluster.child(namespace, "Deployment", name)["spec"]["strategy"]["rollingUpdate"]
     cluster.apply(namespace, openfnjob(name, storage={"size": "1Gi"}))
     kubectl_wait_ready(cluster, namespace, name)
     cluster.kubectl("patch", "openfnjob", name, "-n", namespace, "--type=json", "-p",
