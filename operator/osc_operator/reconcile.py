@@ -137,7 +137,14 @@ def _sync_claim(client: kube.Kube, owner: dict[str, Any], claim: dict[str, Any] 
     live = None if fresh else client.get(kube.path_of(claim))
     claim, warnings = storage.reconcile_claim(claim, live)
     outcome.warnings += warnings
-    _apply(client, owner, claim, outcome, fresh)
+    try:
+        _apply(client, owner, claim, outcome, fresh)
+    except ChildFailed as error:
+        kept = storage.keep_size(claim, live, str(error).split(": ", 1)[-1])
+        if kept is None:
+            raise
+        outcome.warnings.append(kept[1])  # and the rest of the spec still applies
+        _apply(client, owner, kept[0], outcome, fresh)
 
 
 def _ensure_inbox_secret(client: kube.Kube, owner: dict[str, Any], name: str, namespace: str,
