@@ -34,6 +34,7 @@ class MissingReference(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+        self.changes: list[str] = []  # what was applied before it was found missing
 
 
 class ChildFailed(Exception):
@@ -89,7 +90,11 @@ def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str,
     for child in (configmap, render.render_service(name, namespace)):
         if child is not None:
             _apply(client, body, child, outcome, fresh)
-    checksums = read_checksums(client, name, namespace, spec, api_key)
+    try:
+        checksums = read_checksums(client, name, namespace, spec, api_key)
+    except MissingReference as error:
+        error.changes = outcome.changes  # the Secret, ConfigMap and Service are made already
+        raise
     targets = graph.targets_of(namespace, name)
     if targets:
         keys = {t.name: kube.read_key(client, "Secret", namespace, t.secret, t.key) or ""
@@ -137,6 +142,12 @@ def _sync_claim(client: kube.Kube, owner: dict[str, Any], claim: dict[str, Any] 
     live = None if fresh else client.get(kube.path_of(claim))
     claim, warnings = storage.reconcile_claim(claim, live)
     outcome.warnings += warnings
+    status = owner.get("status") or {}
+    if status.get("observedGeneration") == owner["metadata"].get("generation"):
+        # this spec was reconciled before: a size the claim still lacks was refused then
+        # (said once, in a StorageKept Event); asking again would only be refused again
+        kept = storage.keep_size(claim, live, "refused before")
+        claim = kept[0] if kept else claim
     try:
         _apply(client, owner, claim, outcome, fresh)
     except ChildFailed as error:

@@ -42,7 +42,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         mode = getattr(item, "callspec", None) and item.callspec.params.get("osc")
         if mode is None:
             return -1, False
-        return list(MODES).index(mode), "test_restart" in item.nodeid
+        return list(MODES).index(mode), "test_cluster_restart" in item.nodeid
 
     items.sort(key=key)
 
@@ -130,7 +130,7 @@ def osc(request: pytest.FixtureRequest, cluster: Cluster, default_storage: None,
     operator = OperatorProcess(kubeconfig, workdir,
                                watch_namespaces="" if mode == "cluster-wide" else namespace)
     operator.start()
-    # test_triggers.py's every-minute cron job, made first so that the wait for the CronJob
+    # test_cluster_triggers.py's every-minute cron job, made first so that the wait for the CronJob
     # controller's next minute overlaps every other test of the mode
     cluster.apply(namespace, openfnjob(EVERY_MINUTE, trigger={"cron": {
         "schedule": "* * * * *", "timeZone": "Etc/UTC"}}))
