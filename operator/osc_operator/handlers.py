@@ -115,6 +115,7 @@ def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any,
         _report(memo, body, "False", "InvalidSpec", str(error), previous, failed=True)
         raise _tagged(kopf.PermanentError(f"invalid OpenFnJob: {error}"), "InvalidSpec")
     except MissingReference as error:
+        _post_changes(body, error.changes, logger)
         _report(memo, body, "False", error.reason, str(error), previous, failed=True)
         raise _tagged(kopf.TemporaryError(str(error), delay=RETRY_MISSING_SECONDS), error.reason)
     except ChildFailed as error:

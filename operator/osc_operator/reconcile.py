@@ -35,6 +35,7 @@ class MissingReference(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+        self.changes: list[str] = []  # what was applied before it was found missing
 
 
 class ChildFailed(Exception):
@@ -93,7 +94,11 @@ def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str,
     for child in (configmap, render.render_service(name, namespace)):
         if child is not None:
             _apply(client, body, child, outcome, fresh)
-    checksums = read_checksums(client, name, namespace, spec, api_key)
+    try:
+        checksums = read_checksums(client, name, namespace, spec, api_key)
+    except MissingReference as error:
+        error.changes = outcome.changes  # the Secret, ConfigMap and Service are made already
+        raise
     outcome.job_checksum = checksums.job
     targets = graph.targets_of(namespace, name)
     _sync_flow(client, body, targets, outcome, fresh)
@@ -183,7 +188,20 @@ def _sync_claim(client: kube.Kube, owner: dict[str, Any], claim: dict[str, Any] 
         return
     claim, warnings = storage.reconcile_claim(claim, live)
     outcome.warnings += warnings
-    _apply(client, owner, claim, outcome, fresh or live is None)
+    status = owner.get("status") or {}
+    if status.get("observedGeneration") == owner["metadata"].get("generation"):
+        # this spec was reconciled before: a size the claim still lacks was refused then
+        # (said once, in a StorageKept Event); asking again would only be refused again
+        kept = storage.keep_size(claim, live, "refused before")
+        claim = kept[0] if kept else claim
+    try:
+        _apply(client, owner, claim, outcome, fresh or live is None)
+    except ChildFailed as error:
+        kept = storage.keep_size(claim, live, str(error).split(": ", 1)[-1])
+        if kept is None:
+            raise
+        outcome.warnings.append(kept[1])  # and the rest of the spec still applies
+        _apply(client, owner, kept[0], outcome, fresh or live is None)
 
 
 def _ensure_inbox_secret(client: kube.Kube, owner: dict[str, Any], name: str, namespace: str,

@@ -44,6 +44,24 @@ def reconcile_claim(desired: dict[str, Any],
     return claim, notes
 
 
+def keep_size(claim: dict[str, Any], live: dict[str, Any] | None,
+              refusal: str) -> tuple[dict[str, Any], str] | None:
+    """`claim` at the live claim's size, and why, after the API server refused `claim` (e.g.
+    growing it where the StorageClass allows no volume expansion); None when the size is not
+    what changed."""
+    current = (((live or {}).get("spec") or {}).get("resources") or {}).get("requests", {}).get(
+        "storage")
+    wanted = claim["spec"]["resources"]["requests"]["storage"]
+    if current is None or current == wanted:
+        return None
+    kept = copy.deepcopy(claim)
+    kept["spec"]["resources"]["requests"]["storage"] = current
+    name = claim["metadata"]["name"]
+    return kept, (f"PersistentVolumeClaim {name} keeps its size {current}: the API server "
+                  f"refused to grow it to {wanted} ({refusal}; does its StorageClass allow "
+                  "volume expansion?)")
+
+
 def _grows(wanted: str, current: str) -> bool:
     wanted_bytes, current_bytes = quantity_bytes(wanted), quantity_bytes(current)
     if wanted_bytes is None or current_bytes is None:

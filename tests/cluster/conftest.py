@@ -1,4 +1,4 @@
-"""The real control plane (one per session) and the osc chart on it, in both RBAC modes.
+"""The real control plane (one per test run) and the osc chart on it, in both RBAC modes.
 
 `cluster` starts tests/cluster/controlplane.py in a temporary directory on free ports (the
 same code as `make cluster`, never the same instance), or, with OSC_TEST_KUBECONFIG set,
@@ -6,7 +6,7 @@ uses that cluster (e.g. kind, from tests/e2e/kind.sh) and starts nothing. `clust
 is the API server's audit log (Metadata level: user, verb, resource, name, response code of
 every request) when we started it, None on an external cluster.
 
-`osc` (session-scoped, parametrised) installs the chart with the real helm, CRD included,
+`osc` (one per test run and mode) installs the chart with the real helm, CRD included,
 once per mode: `namespaced` (the default: a Role in the jobs' namespace) and `cluster-wide`
 (`clusterWide=true`: a ClusterRole), the second as a `helm upgrade` of the first. The
 operator runs as a local process authenticated as the chart's ServiceAccount with a token
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.controlplane import ControlPlane
-from tests.cluster.jobs import EVERY_MINUTE, openfnjob
+from tests.cluster.jobs import EVERY_MINUTE, FIXED_STORAGE_CLASS, STORAGE_CLASS, openfnjob
 from tests.cluster.kubectl import Cluster
 from tests.cluster.operator_process import OperatorProcess
 from tests.tools import ROOT
@@ -42,7 +42,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         mode = getattr(item, "callspec", None) and item.callspec.params.get("osc")
         if mode is None:
             return -1, False
-        return list(MODES).index(mode), "test_restart" in item.nodeid
+        return list(MODES).index(mode), "test_cluster_restart" in item.nodeid
 
     items.sort(key=key)
 
@@ -61,7 +61,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         plane.stop(remove=False)  # logs and audit log stay in pytest's temporary directory
 
 
-STORAGE_CLASS = "osc-test-local"
 
 
 @pytest.fixture(scope="session")
@@ -72,26 +71,32 @@ def default_storage(cluster: Cluster) -> None:
     the node), so a claim of `spec.storage` would stay Pending and its pod unscheduled. The
     class `osc-test-local` (no provisioner, immediate binding, expansion allowed, as local
     volumes are set up by hand) and a pool of hostPath PersistentVolumes let the real
-    PersistentVolume controller bind the claims, and the API server accept a claim growing.
+    PersistentVolume controller bind the claims, and the API server accept a claim growing;
+    `osc-test-fixed` is the same without expansion, which the API server refuses to grow.
     A cluster with a provisioner (kind's `standard`) is used as it is.
     """
     classes = cluster.list("/apis/storage.k8s.io/v1/storageclasses")
     if any((c["metadata"].get("annotations") or {}).get(
             "storageclass.kubernetes.io/is-default-class") == "true" for c in classes):
         return
+    cluster.apply("default", *_local_storage(STORAGE_CLASS, default=True, expandable=True),
+                  *_local_storage(FIXED_STORAGE_CLASS, default=False, expandable=False))
+
+
+def _local_storage(name: str, default: bool, expandable: bool) -> list[dict]:
+    """A StorageClass without provisioner and 8 hostPath volumes of it."""
+    annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
     storage_class = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-                     "metadata": {"name": STORAGE_CLASS, "annotations": {
-                         "storageclass.kubernetes.io/is-default-class": "true"}},
+                     "metadata": {"name": name, "annotations": annotations},
                      "provisioner": "kubernetes.io/no-provisioner",
-                     "volumeBindingMode": "Immediate", "allowVolumeExpansion": True}
+                     "volumeBindingMode": "Immediate", "allowVolumeExpansion": expandable}
     volumes = [{"apiVersion": "v1", "kind": "PersistentVolume",
-                "metadata": {"name": f"osc-test-volume-{index}"},
+                "metadata": {"name": f"{name}-{index}"},
                 "spec": {"capacity": {"storage": "5Gi"}, "accessModes": ["ReadWriteOnce"],
-                         "persistentVolumeReclaimPolicy": "Retain",
-                         "storageClassName": STORAGE_CLASS,
-                         "hostPath": {"path": f"/tmp/osc-test-volume-{index}"}}}
-               for index in range(16)]
-    cluster.apply("default", storage_class, *volumes)
+                         "persistentVolumeReclaimPolicy": "Retain", "storageClassName": name,
+                         "hostPath": {"path": f"/tmp/{name}-{index}"}}}
+               for index in range(8)]
+    return [storage_class, *volumes]
 
 
 class Osc:
@@ -125,7 +130,7 @@ def osc(request: pytest.FixtureRequest, cluster: Cluster, default_storage: None,
     operator = OperatorProcess(kubeconfig, workdir,
                                watch_namespaces="" if mode == "cluster-wide" else namespace)
     operator.start()
-    # test_triggers.py's every-minute cron job, made first so that the wait for the CronJob
+    # test_cluster_triggers.py's every-minute cron job, made first so that the wait for the CronJob
     # controller's next minute overlaps every other test of the mode
     cluster.apply(namespace, openfnjob(EVERY_MINUTE, trigger={"cron": {
         "schedule": "* * * * *", "timeZone": "Etc/UTC"}}))

@@ -99,7 +99,7 @@ class ControlPlane:
         deadline = time.monotonic() + timeout
         try:
             for component in COMPONENTS:
-                state["pids"][component] = self._spawn(component, ports, server)
+                state["pids"][component] = self._spawn(component, ports)
                 self.state_file.write_text(json.dumps(state, indent=2))
                 if component == "kube-apiserver":
                     self._wait(self.admin().healthy, "kube-apiserver /readyz", deadline)
@@ -143,57 +143,65 @@ class ControlPlane:
         pids = json.loads(self.state_file.read_text())["pids"]
         return next((name for name, pid in pids.items() if not _alive(pid)), None)
 
-    def _spawn(self, component: str, ports: dict[str, int], server: str) -> int:
-        command = [str(tool(component)), *self._arguments(component, ports, server)]
+    def _spawn(self, component: str, ports: dict[str, int]) -> int:
+        command = [str(tool(component)), *self._arguments(component, ports)]
         with (self.dir / "logs" / f"{component}.log").open("ab") as log:
-            # a session of its own: `make cluster` returns and the components keep running
+            # a process group of its own: `make cluster` returns, the components keep running
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, cwd=self.dir,
                                        start_new_session=True)
         return process.pid
 
-    def _arguments(self, component: str, ports: dict[str, int], server: str) -> list[str]:
-        pki, d = self.pki, self.dir
-        if component == "etcd":
-            client, peer = f"http://127.0.0.1:{ports['etcd']}", f"http://127.0.0.1:{ports['etcd-peer']}"
-            return ["--name=osc", f"--data-dir={d / 'etcd'}", f"--listen-client-urls={client}",
-                    f"--advertise-client-urls={client}", f"--listen-peer-urls={peer}",
-                    f"--initial-advertise-peer-urls={peer}", f"--initial-cluster=osc={peer}",
-                    "--unsafe-no-fsync", "--log-level=warn"]  # a test cluster: speed over fsync
-        if component == "kube-apiserver":
-            return [f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
-                    "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-                    f"--secure-port={ports['apiserver']}",
-                    f"--tls-cert-file={pki.cert('apiserver')}",
-                    f"--tls-private-key-file={pki.key('apiserver')}",
-                    f"--client-ca-file={pki.ca}",
-                    "--authorization-mode=Node,RBAC",
-                    # on top of the defaults: what makes blockOwnerDeletion need a right
-                    "--enable-admission-plugins=NodeRestriction,"
-                    "OwnerReferencesPermissionEnforcement",
-                    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                    f"--service-account-key-file={pki.service_account_public_key}",
-                    f"--service-account-signing-key-file={pki.service_account_key}",
-                    f"--service-cluster-ip-range={SERVICE_CIDR}",
-                    # the `kubernetes` Endpoints may not hold a loopback address
-                    "--endpoint-reconciler-type=none",
-                    f"--audit-policy-file={d / 'audit-policy.yaml'}",
-                    f"--audit-log-path={self.audit_log}", "--audit-log-format=json",
-                    "--audit-log-maxsize=512", "--profiling=false"]
+    def _arguments(self, component: str, ports: dict[str, int]) -> list[str]:
         if component in ("kube-controller-manager", "kube-scheduler"):
-            name = component.removeprefix("kube-")
-            config = d / f"{name}.kubeconfig"
-            common = [f"--kubeconfig={config}", f"--authentication-kubeconfig={config}",
-                      f"--authorization-kubeconfig={config}", "--bind-address=127.0.0.1",
-                      f"--secure-port={ports[name]}", "--leader-elect=false"]
-            if name == "scheduler":
-                return common
-            return [*common, "--use-service-account-credentials=true", "--controllers=*",
-                    f"--service-account-private-key-file={pki.service_account_key}",
-                    f"--root-ca-file={pki.ca}",
-                    f"--cluster-signing-cert-file={pki.ca}",
-                    f"--cluster-signing-key-file={pki.key('ca')}"]
-        return [f"--kubeconfig={d / 'kwok.kubeconfig'}", f"--config={KWOK_STAGES}",
+            return self._controller_arguments(component.removeprefix("kube-"), ports)
+        return {"etcd": self._etcd_arguments, "kube-apiserver": self._apiserver_arguments,
+                "kwok": self._kwok_arguments}[component](ports)
+
+    def _etcd_arguments(self, ports: dict[str, int]) -> list[str]:
+        client = f"http://127.0.0.1:{ports['etcd']}"
+        peer = f"http://127.0.0.1:{ports['etcd-peer']}"
+        return ["--name=osc", f"--data-dir={self.dir / 'etcd'}", f"--listen-client-urls={client}",
+                f"--advertise-client-urls={client}", f"--listen-peer-urls={peer}",
+                f"--initial-advertise-peer-urls={peer}", f"--initial-cluster=osc={peer}",
+                "--unsafe-no-fsync", "--log-level=warn"]  # a test cluster: speed over fsync
+
+    def _apiserver_arguments(self, ports: dict[str, int]) -> list[str]:
+        pki = self.pki
+        return [f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
+                "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+                f"--secure-port={ports['apiserver']}",
+                f"--tls-cert-file={pki.cert('apiserver')}",
+                f"--tls-private-key-file={pki.key('apiserver')}",
+                f"--client-ca-file={pki.ca}",
+                "--authorization-mode=Node,RBAC",
+                # on top of the defaults: what makes blockOwnerDeletion need a right
+                "--enable-admission-plugins=NodeRestriction,OwnerReferencesPermissionEnforcement",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={pki.service_account_public_key}",
+                f"--service-account-signing-key-file={pki.service_account_key}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                # the `kubernetes` Endpoints may not hold a loopback address
+                "--endpoint-reconciler-type=none",
+                f"--audit-policy-file={self.dir / 'audit-policy.yaml'}",
+                f"--audit-log-path={self.audit_log}", "--audit-log-format=json",
+                "--audit-log-maxsize=512", "--profiling=false"]
+
+    def _controller_arguments(self, name: str, ports: dict[str, int]) -> list[str]:
+        config = self.dir / f"{name}.kubeconfig"
+        common = [f"--kubeconfig={config}", f"--authentication-kubeconfig={config}",
+                  f"--authorization-kubeconfig={config}", "--bind-address=127.0.0.1",
+                  f"--secure-port={ports[name]}", "--leader-elect=false"]
+        if name == "scheduler":
+            return common
+        pki = self.pki
+        return [*common, "--use-service-account-credentials=true", "--controllers=*",
+                f"--service-account-private-key-file={pki.service_account_key}",
+                f"--root-ca-file={pki.ca}", f"--cluster-signing-cert-file={pki.ca}",
+                f"--cluster-signing-key-file={pki.key('ca')}"]
+
+    def _kwok_arguments(self, ports: dict[str, int]) -> list[str]:
+        return [f"--kubeconfig={self.dir / 'kwok.kubeconfig'}", f"--config={KWOK_STAGES}",
                 "--manage-all-nodes=false",
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 "--node-lease-duration-seconds=40", "--cidr=10.244.0.0/16",

@@ -8,6 +8,8 @@ from typing import Any
 from tests.cluster.kubectl import Cluster, ready_condition, wait_for
 
 EVERY_MINUTE = "every-minute"  # a cron job every mode starts with (conftest.py)
+STORAGE_CLASS = "osc-test-local"  # the default class of our control plane (conftest.py)
+FIXED_STORAGE_CLASS = "osc-test-fixed"  # no volume expansion (as many provisioners)
 KINDS = ("ConfigMap", "Secret", "Service", "Deployment", "CronJob", "PersistentVolumeClaim")
 
 

@@ -1,6 +1,6 @@
 """The API server rewrites quantities in canonical form; the operator must not take that for a
 difference (it would patch the Deployment and post an `Updated` Event at every reconcile, as
-the real control plane showed: tests/cluster/test_restart.py)."""
+the real control plane showed: tests/cluster/test_cluster_restart.py)."""
 
 from __future__ import annotations
 

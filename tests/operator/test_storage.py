@@ -59,6 +59,14 @@ def test_a_claim_never_shrinks_and_says_so() -> None:
                         "shrink to 500Mi (delete it to start over, with its data)"]
 
 
+def test_a_claim_the_api_server_refuses_to_grow_keeps_its_size() -> None:
+    kept, note = storage.keep_size(claim("5Gi"), live("2Gi"), "HTTP 403: only dynamically "
+                                   "provisioned pvc can be resized")
+    assert size_of(kept) == "2Gi"
+    assert "keeps its size 2Gi" in note and "to grow it to 5Gi" in note and "403" in note
+    assert storage.keep_size(claim("2Gi"), live("2Gi"), "HTTP 422: other") is None
+
+
 def test_the_same_size_written_otherwise_is_no_change() -> None:
     applied, warnings = storage.reconcile_claim(claim("1024Mi"), live("1Gi"))
     assert size_of(applied) == "1Gi" and warnings == []

@@ -12,7 +12,7 @@ import time
 
 from osc_operator import kube
 from tests.cluster.jobs import KINDS, kubectl_wait_ready, openfnjob
-from tests.cluster.test_examples import EXAMPLES, example_jobs
+from tests.cluster.test_cluster_examples import EXAMPLES, example_jobs
 from tests.cluster.kubectl import JOBS_API, ready_condition, wait_for
 
 WRITES = {"create", "update", "patch", "delete", "deletecollection"}
@@ -66,7 +66,7 @@ def test_a_restarted_operator_over_settled_jobs_writes_nothing(osc) -> None:
     # quantities the API server rewrites (1 → "1", "0.5Gi" → "512Mi", "0.1" → "100m")
     cluster.apply(namespace, openfnjob("canonical", resources={
         "limits": {"cpu": 1, "memory": "0.5Gi"}, "requests": {"cpu": "0.1"}}))
-    # the examples too (already there after test_examples.py: applying again changes nothing)
+    # the examples too (already there after test_cluster_examples.py: applying again changes nothing)
     cluster.kubectl("apply", "-n", namespace, *(f"--filename={path}" for path in EXAMPLES))
     kubectl_wait_ready(cluster, namespace, "canonical", *example_jobs())
     # kopf retries a job that waited for a Secret 30 s later, even when it is Ready by then

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import json
 
-from tests.cluster.jobs import kubectl_wait_ready, openfnjob, pod_spec, wait_reason
+import pytest
+
+from tests.cluster.jobs import (
+    FIXED_STORAGE_CLASS,
+    env_of,
+    kubectl_wait_ready,
+    openfnjob,
+    pod_spec,
+    wait_reason,
+)
 from tests.cluster.kubectl import wait_for
 
 
@@ -42,17 +51,19 @@ def test_storage_claim_binds_grows_and_never_shrinks(osc) -> None:
                     "-p", json.dumps(patch))
     wait_reason(cluster, namespace, name, "Available")
 
-    def kept_event():
-        events = cluster.list(f"/api/v1/namespaces/{namespace}/events")
-        return [e for e in events if e["reason"] == "StorageKept"
-                and e["involvedObject"]["name"] == name]
-    event = wait_for(kept_event, "a StorageKept Warning Event")[0]
+    event = wait_for(lambda: _kept_events(cluster, namespace, name),
+                     "a StorageKept Warning Event")[0]
     assert event["type"] == "Warning" and "512Mi" in event["message"]
     assert _claim(cluster, namespace, name)["spec"]["resources"]["requests"]["storage"] == "2Gi"
 
 
-def test_dropping_storage_goes_back_to_rolling_updates(osc) -> None:
+def test_adding_and_dropping_storage_switches_the_strategy(osc) -> None:
+    """RollingUpdate → Recreate must drop `rollingUpdate` (the API server refuses it with
+    Recreate), and back."""
     cluster, namespace, name = osc.cluster, osc.namespace, "drops-storage"
+    cluster.apply(namespace, openfnjob(name))
+    kubectl_wait_ready(cluster, namespace, name)
+    assert cluster.child(namespace, "Deployment", name)["spec"]["strategy"]["rollingUpdate"]
     cluster.apply(namespace, openfnjob(name, storage={"size": "1Gi"}))
     kubectl_wait_ready(cluster, namespace, name)
     cluster.kubectl("patch", "openfnjob", name, "-n", namespace, "--type=json", "-p",
@@ -62,3 +73,27 @@ def test_dropping_storage_goes_back_to_rolling_updates(osc) -> None:
     data = next(v for v in pod_spec(cluster, namespace, name)["volumes"] if v["name"] == "data")
     assert data == {"name": "data", "emptyDir": {}}
     wait_reason(cluster, namespace, name, "Available")
+
+
+def test_a_claim_its_class_cannot_expand_keeps_its_size(osc) -> None:
+    """The API server refuses to grow a claim whose StorageClass has no volume expansion: the
+    job keeps the claim's size, says so (StorageKept), and every other change still applies."""
+    if osc.cluster.external:
+        pytest.skip("needs the class osc-test-fixed, made only on the local control plane")
+    cluster, namespace, name = osc.cluster, osc.namespace, "fixed-size"
+    cluster.apply(namespace, openfnjob(name, storage={
+        "size": "1Gi", "storageClassName": FIXED_STORAGE_CLASS}))
+    kubectl_wait_ready(cluster, namespace, name)
+    cluster.kubectl("patch", "openfnjob", name, "-n", namespace, "--type=merge", "-p",
+                    json.dumps({"spec": {"storage": {"size": "2Gi"}, "concurrency": 3}}))
+    wait_for(lambda: env_of(pod_spec(cluster, namespace, name)["containers"][0]).get(
+        "OSC_CONCURRENCY") == "3", "the other change applied")
+    wait_reason(cluster, namespace, name, "Available")
+    assert _claim(cluster, namespace, name)["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    event = wait_for(lambda: _kept_events(cluster, namespace, name), "a StorageKept Event")[0]
+    assert "1Gi" in event["message"] and "2Gi" in event["message"], event["message"]
+
+
+def _kept_events(cluster, namespace: str, name: str) -> list[dict]:
+    return [e for e in cluster.list(f"/api/v1/namespaces/{namespace}/events")
+            if e["reason"] == "StorageKept" and e["involvedObject"]["name"] == name]
