@@ -18,6 +18,7 @@ from osc_operator.webhook_render import referenced_secrets
 JOBS = (api.GROUP, api.VERSION, api.PLURAL)
 RETRY_MISSING_SECONDS = 30
 RETRY_CHILD_SECONDS = 60
+RETRY_SOON_SECONDS = 3  # a refusal that passes by itself (reconcile.child_failed)
 # Ready states that track the Deployment (a failed adaptor install clears once it is available)
 FOLLOWED_REASONS = ("Progressing", "Available", adaptor_install.FAILED_REASON, job_check.REASON)
 MANAGED = {"app.kubernetes.io/managed-by": "osc-operator"}
@@ -121,7 +122,8 @@ def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any,
     except ChildFailed as error:
         _post_changes(body, error.changes, logger)
         _report(memo, body, "False", "ChildFailed", str(error), previous, failed=True)
-        raise _tagged(kopf.TemporaryError(str(error), delay=RETRY_CHILD_SECONDS), "ChildFailed")
+        delay = RETRY_SOON_SECONDS if error.soon else RETRY_CHILD_SECONDS
+        raise _tagged(kopf.TemporaryError(str(error), delay=delay), "ChildFailed")
     _post_changes(body, outcome.changes, logger)
     if (body.get("status") or {}).get("observedGeneration") != body["metadata"].get("generation"):
         for warning in outcome.warnings:  # once per spec, not at every resume or Secret change

@@ -41,9 +41,18 @@ class MissingReference(Exception):
 class ChildFailed(Exception):
     """Writing a child failed (the API refused it, or it belongs to something else)."""
 
-    def __init__(self, message: str, changes: list[str]) -> None:
+    def __init__(self, message: str, changes: list[str], soon: bool = False) -> None:
         super().__init__(message)
         self.changes = changes  # what was applied before the failure
+        self.soon = soon  # a refusal that passes by itself within seconds: retry soon
+
+
+def child_failed(child: dict[str, Any], error: kube.KubeError, changes: list[str]) -> ChildFailed:
+    # Right after the CRD is created, the API server's admission (OwnerReferencesPermission-
+    # Enforcement) does not know the OpenFnJob kind for some seconds and refuses children
+    # with blockOwnerDeletion: "cannot find RESTMapping". It passes by itself.
+    soon = error.status == 403 and "RESTMapping" in str(error)
+    return ChildFailed(f"{child['kind']} {child['metadata']['name']}: {error}", changes, soon)
 
 
 @dataclass
@@ -131,8 +140,7 @@ def _apply(client: kube.Kube, owner: dict[str, Any], child: dict[str, Any],
     try:
         result, live = kube.apply(client, child, create_first=fresh)
     except kube.KubeError as error:
-        raise ChildFailed(f"{child['kind']} {child['metadata']['name']}: {error}",
-                          outcome.changes) from None
+        raise child_failed(child, error, outcome.changes) from None
     if result != "unchanged":
         outcome.changes.append(f"{child['kind']} {child['metadata']['name']} {result}")
     return live
@@ -222,7 +230,7 @@ def _ensure_inbox_secret(client: kube.Kube, owner: dict[str, Any], name: str, na
             return api_key
         except kube.KubeError as error:
             if error.status != 409:  # 409: it exists (made concurrently, or by someone else)
-                raise
+                raise child_failed(secret, error, outcome.changes) from None
         existing = client.get(kube.path_of(secret)) or {}
     try:
         kube.refuse_foreign(existing, secret)
