@@ -89,10 +89,12 @@ def build_go_tools(build: GoBuild, bin_dir: Path) -> None:
                 _build(build, cache)
     bin_dir.mkdir(parents=True, exist_ok=True)
     for binary in build.binaries:
-        link = bin_dir / binary
+        link, target = bin_dir / binary, cache / "bin" / binary
+        if link.is_symlink() and link.readlink() == target:
+            continue  # linked already (never unlink a binary something may be starting)
         if link.is_symlink() or link.exists():
             link.unlink()
-        link.symlink_to(cache / "bin" / binary)
+        link.symlink_to(target)
 
 
 def _build(build: GoBuild, cache: Path) -> None:
