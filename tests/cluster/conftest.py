@@ -84,8 +84,9 @@ def default_storage(cluster: Cluster) -> None:
 
 
 def _local_storage(name: str, default: bool, expandable: bool) -> list[dict]:
-    """A StorageClass without provisioner and 16 hostPath volumes of it (Retain: a released
-    volume is not bound again; both modes together use about 10)."""
+    """A StorageClass without provisioner and 64 hostPath volumes of it (Retain: a released
+    volume is not bound again; every job without `spec.storage` takes one of the default
+    class too, since the store is durable by default: both modes together use about 40)."""
     annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
     storage_class = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
                      "metadata": {"name": name, "annotations": annotations},
@@ -96,7 +97,7 @@ def _local_storage(name: str, default: bool, expandable: bool) -> list[dict]:
                 "spec": {"capacity": {"storage": "5Gi"}, "accessModes": ["ReadWriteOnce"],
                          "persistentVolumeReclaimPolicy": "Retain", "storageClassName": name,
                          "hostPath": {"path": f"/tmp/{name}-{index}"}}}
-               for index in range(16)]
+               for index in range(64)]
     return [storage_class, *volumes]
 
 

@@ -58,21 +58,38 @@ def test_storage_claim_binds_grows_and_never_shrinks(osc) -> None:
 
 
 def test_adding_and_dropping_storage_switches_the_strategy(osc) -> None:
-    """RollingUpdate → Recreate must drop `rollingUpdate` (the API server refuses it with
-    Recreate), and back."""
+    """An emptyDir on purpose (`ephemeral: true`) rolls over (RollingUpdate); a claim makes it
+    Recreate, which must drop `rollingUpdate` (the API server refuses it with Recreate); and
+    back."""
     cluster, namespace, name = osc.cluster, osc.namespace, "drops-storage"
-    cluster.apply(namespace, openfnjob(name))
+    cluster.apply(namespace, openfnjob(name, storage={"ephemeral": True}))
     kubectl_wait_ready(cluster, namespace, name)
     assert cluster.child(namespace, "Deployment", name)["spec"]["strategy"]["rollingUpdate"]
+    durable = next(c for c in cluster.job(namespace, name)["status"]["conditions"]
+                   if c["type"] == "Durable")
+    assert (durable["status"], durable["reason"]) == ("False", "EphemeralStorage")
     cluster.apply(namespace, openfnjob(name, storage={"size": "1Gi"}))
     kubectl_wait_ready(cluster, namespace, name)
-    cluster.kubectl("patch", "openfnjob", name, "-n", namespace, "--type=json", "-p",
-                    json.dumps([{"op": "remove", "path": "/spec/storage"}]))
+    assert cluster.child(namespace, "Deployment", name)["spec"]["strategy"] == {"type": "Recreate"}
+    cluster.apply(namespace, openfnjob(name, storage={"ephemeral": True}))
     wait_for(lambda: cluster.child(namespace, "Deployment", name)["spec"]["strategy"]["type"]
              == "RollingUpdate", "strategy RollingUpdate")
     data = next(v for v in pod_spec(cluster, namespace, name)["volumes"] if v["name"] == "data")
-    assert data == {"name": "data", "emptyDir": {}}
+    assert data == {"name": "data", "emptyDir": {"sizeLimit": "1Gi"}}
     wait_reason(cluster, namespace, name, "Available")
+
+
+def test_without_storage_a_job_gets_a_claim_of_the_default_class(osc) -> None:
+    """Durable by default: the cluster has a default StorageClass, so a job without
+    `spec.storage` keeps its store on a bound claim `<name>-data`."""
+    cluster, namespace, name = osc.cluster, osc.namespace, "durable-default"
+    cluster.apply(namespace, openfnjob(name))
+    kubectl_wait_ready(cluster, namespace, name)
+    assert _claim(cluster, namespace, name)["status"]["phase"] == "Bound"
+    assert cluster.child(namespace, "Deployment", name)["spec"]["strategy"] == {"type": "Recreate"}
+    durable = next(c for c in cluster.job(namespace, name)["status"]["conditions"]
+                   if c["type"] == "Durable")
+    assert durable["status"] == "True"
 
 
 def test_a_claim_its_class_cannot_expand_keeps_its_size(osc) -> None:

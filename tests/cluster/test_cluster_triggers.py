@@ -2,9 +2,10 @@
 
 - cron: the job's CronJob makes a Job on schedule (the real CronJob controller; kwok completes
   its pod), and switching to another trigger deletes the CronJob;
-- flow: the upstream's Deployment carries OSC_FLOW_TARGETS and the downstream's inbox key,
-  `status.flowTargets` lists the downstream (kept by the real API server's schema), and
-  deleting the downstream unwires it.
+- flow: the upstream's `<upstream>-flow` ConfigMap lists the downstream and its
+  `<upstream>-flow-keys` Secret holds the downstream's inbox key, `status.flowTargets` lists the
+  downstream (kept by the real API server's schema), deleting the downstream unwires it, and
+  the upstream's pod template never changes meanwhile.
 """
 
 from __future__ import annotations
@@ -20,32 +21,35 @@ from tests.cluster.jobs import (
 )
 from tests.cluster.kubectl import wait_for
 
-def test_flow_wires_the_upstream_and_reports_its_targets(osc) -> None:
+def test_flow_wires_the_upstream_without_touching_its_pods(osc) -> None:
     cluster, namespace = osc.cluster, osc.namespace
-    cluster.apply(namespace, openfnjob("upstream"),
+    cluster.apply(namespace, openfnjob("upstream"))
+    kubectl_wait_ready(cluster, namespace, "upstream")
+    before = cluster.child(namespace, "Deployment", "upstream")["spec"]["template"]
+    cluster.apply(namespace,
                   openfnjob("downstream", trigger={"flow": {"after": "upstream", "on": "success"}}))
-    kubectl_wait_ready(cluster, namespace, "upstream", "downstream")
+    kubectl_wait_ready(cluster, namespace, "downstream")
 
-    def wired():
-        spec = pod_spec(cluster, namespace, "upstream")
-        targets = env_of(spec["containers"][0]).get("OSC_FLOW_TARGETS")
-        return spec if targets else None
-    spec = wait_for(wired, "upstream's Deployment wired to downstream")
-    targets = json.loads(env_of(spec["containers"][0])["OSC_FLOW_TARGETS"])
-    assert targets == [{"name": "downstream", "on": "success",
-                        "url": f"http://downstream.{namespace}.svc/inbox",
-                        "key_path": "/etc/osc/flow/downstream/api-key"}]
-    volume = next(v for v in spec["volumes"] if v["name"] == "flow-downstream")
-    assert volume["secret"]["secretName"] == "downstream-inbox"
+    def targets() -> list | None:
+        configmap = cluster.child(namespace, "ConfigMap", "upstream-flow")
+        return configmap and json.loads(configmap["data"]["targets.json"])
+    wired = wait_for(targets, "upstream-flow to list downstream")
+    assert wired == [{"name": "downstream", "on": "success",
+                      "url": f"http://downstream.{namespace}.svc/inbox",
+                      "key_path": "/etc/osc/flow/downstream"}]
+    keys = wait_for(lambda: (cluster.child(namespace, "Secret", "upstream-flow-keys") or {})
+                    .get("data", {}).get("downstream"), "downstream's key in upstream-flow-keys")
+    inbox = cluster.child(namespace, "Secret", "downstream-inbox")["data"]["api-key"]
+    assert keys == inbox
     wait_for(lambda: (cluster.job(namespace, "upstream")["status"].get("flowTargets")
                       == ["downstream"]), "status.flowTargets of upstream")
-    kubectl_wait_ready(cluster, namespace, "upstream")  # the rolled Deployment is available
 
     cluster.kubectl("delete", "openfnjob", "downstream", "-n", namespace)
-    wait_for(lambda: "OSC_FLOW_TARGETS" not in env_of(
-        pod_spec(cluster, namespace, "upstream")["containers"][0]), "upstream unwired")
+    wait_for(lambda: targets() == [], "upstream unwired")
     wait_for(lambda: cluster.job(namespace, "upstream")["status"].get("flowTargets") == [],
              "status.flowTargets emptied")
+    # A downstream came and went: the upstream's pods (and the runs queued in them) stayed.
+    assert cluster.child(namespace, "Deployment", "upstream")["spec"]["template"] == before
     kubectl_wait_ready(cluster, namespace, "upstream")
 
 
