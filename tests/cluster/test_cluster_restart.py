@@ -10,7 +10,10 @@ import json
 import re
 import time
 
+import pytest
+
 from osc_operator import kube
+from tests.chart.test_chart_rbac import readme_table
 from tests.cluster.jobs import KINDS, kubectl_wait_ready, openfnjob
 from tests.cluster.test_cluster_examples import EXAMPLES, example_jobs
 from tests.cluster.kubectl import JOBS_API, ready_condition, wait_for
@@ -110,3 +113,29 @@ def _audited_writes(audit_log, user: str, since: datetime.datetime) -> list[str]
             writes.append(f"{event['verb']} {ref.get('resource')}/{ref.get('subresource', '')}"
                           f" {ref.get('namespace')}/{ref.get('name')}")
     return writes
+
+
+def test_the_operator_used_only_the_rights_the_readme_lists(osc) -> None:
+    """README (Install the operator with Helm): the RBAC table. Everything the operator's
+    ServiceAccount did in this mode (the API server's audit log, after every other test of the
+    mode) was allowed, and is a verb the table grants on that resource."""
+    if osc.cluster.audit_log is None:
+        pytest.skip("an external cluster: its audit log is not ours to read")
+    granted: dict[tuple[str, str], set[str]] = {}
+    for rules in readme_table().values():
+        for key, verbs in rules.items():
+            granted.setdefault(key, set()).update(verbs)
+    used, refused = set(), []
+    for line in osc.cluster.audit_log.read_text().splitlines():
+        event = json.loads(line)
+        ref = event.get("objectRef")
+        if event["user"]["username"] != osc.user or ref is None:
+            continue  # another client, or discovery (/api, /apis: open to every client)
+        resource = ref["resource"] + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+        used.add((ref.get("apiGroup", ""), resource, event["verb"]))
+        if (event.get("responseStatus") or {}).get("code") == 403:
+            refused.append(f"{event['verb']} {resource}")
+    assert not refused, refused
+    outside = sorted(f"{verb} {group}/{resource}" for group, resource, verb in used
+                     if verb not in granted.get((group, resource), set()))
+    assert not outside, outside
