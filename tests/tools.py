@@ -97,8 +97,8 @@ INSTALLERS: dict[str, Installer] = {
        for name, build in GO_BUILDS.items()},
     # podman builds and runs the images without a Docker engine (tests/images)
     "podman": Installer(
-        ("podman", "buildah", "debootstrap", "runc"),
-        _apt("podman", "buildah", "debootstrap", "runc", "uidmap", "fuse-overlayfs"),
+        ("podman", "buildah", "debootstrap", "runc", "catatonit"),
+        _apt("podman", "buildah", "debootstrap", "runc", "uidmap", "fuse-overlayfs", "catatonit"),
         default=False,
     ),
 }

@@ -5,7 +5,9 @@ operator's own builders' output (osc_operator.render). Two podman 4.3 gaps are b
 has no Services, so the container gets a hostPort on loopback in place of the Service and a
 port-forward; and its Secret volumes ignore `items` and hand over the base64 text, so each
 Secret volume is projected the way the kubelet does it (the listed keys, decoded, as files)
-into a folder that replaces it as a hostPath volume.
+into a folder that replaces it as a hostPath volume. The same for the projected `flow`
+volume (the optional `<name>-flow` ConfigMap and `-flow-keys` Secret, absent while no job
+flows after this one): the kubelet mounts it as an empty folder, and so does this test.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ def project_secrets(deployment: dict[str, Any], secrets: list[dict[str, Any]],
     """Replace each Secret volume by a hostPath folder holding its projected files."""
     by_name = {secret["metadata"]["name"]: secret["stringData"] for secret in secrets}
     for volume in deployment["spec"]["template"]["spec"]["volumes"]:
+        if volume.pop("projected", None) is not None:  # every source optional and absent
+            (folder / volume["name"]).mkdir(parents=True)
+            volume["hostPath"] = {"path": str(folder / volume["name"]), "type": "Directory"}
+            continue
         source = volume.pop("secret", None)
         if source is None:
             continue
