@@ -15,7 +15,6 @@ fails, its last log line (npm's message) becomes `Ready=False, reason AdaptorIns
 from __future__ import annotations
 
 import re
-import urllib.parse
 from typing import Any
 
 from osc_operator import kube
@@ -133,11 +132,6 @@ def find_install_failure(client: kube.Kube, body: dict[str, Any],
     meta, adaptor = body["metadata"], (body.get("spec") or {}).get("adaptor", "")
     if not needs_install(adaptor):
         return None
-    labels = ",".join(f"{key}={value}" for key, value in selector.items())
-    query = urllib.parse.urlencode({"labelSelector": labels})
-    try:
-        pods = client.request("GET", f"/api/v1/namespaces/{meta['namespace']}/pods?{query}")
-    except kube.KubeError:
-        return None  # pods are read only to explain a failure: never fail a reconcile on them
-    failures = (install_failure(pod, adaptor) for pod in pods.get("items") or [])
+    failures = (install_failure(pod, adaptor)
+                for pod in kube.pods_of(client, meta["namespace"], selector))
     return next((failure for failure in failures if failure), None)

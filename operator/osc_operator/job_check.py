@@ -11,7 +11,6 @@ failed adaptor install.
 
 from __future__ import annotations
 
-import urllib.parse
 from typing import Any
 
 from osc_operator import kube
@@ -56,12 +55,6 @@ def _message(terminated: dict[str, Any]) -> str:
 def find_job_invalid(client: kube.Kube, body: dict[str, Any], selector: dict[str, str],
                      job_checksum: str | None) -> str | None:
     """The compiler's message from any pod of this OpenFnJob that found its job invalid."""
-    meta = body["metadata"]
-    labels = ",".join(f"{key}={value}" for key, value in selector.items())
-    query = urllib.parse.urlencode({"labelSelector": labels})
-    try:
-        pods = client.request("GET", f"/api/v1/namespaces/{meta['namespace']}/pods?{query}")
-    except kube.KubeError:
-        return None  # pods are read only to explain a failure: never fail a reconcile on them
-    found = (job_invalid(pod, job_checksum) for pod in pods.get("items") or [])
+    found = (job_invalid(pod, job_checksum)
+             for pod in kube.pods_of(client, body["metadata"]["namespace"], selector))
     return next((message for message in found if message), None)

@@ -11,6 +11,7 @@ import base64
 import datetime
 import json
 import re
+import urllib.parse
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -223,6 +224,18 @@ def secret_value(secret: dict[str, Any], key: str) -> str | None:
     if raw is None:
         return (secret.get("stringData") or {}).get(key)
     return base64.b64decode(raw).decode("utf-8", errors="replace")
+
+
+def pods_of(client: Kube, namespace: str, selector: dict[str, str]) -> list[dict[str, Any]]:
+    """The pods matching `selector`; none when they cannot be read (pods are read only to
+    explain a failure: a reconcile never fails on them)."""
+    labels = ",".join(f"{key}={value}" for key, value in selector.items())
+    query = urllib.parse.urlencode({"labelSelector": labels})
+    try:
+        pods = client.request("GET", f"/api/v1/namespaces/{namespace}/pods?{query}")
+    except KubeError:
+        return []
+    return pods.get("items") or []
 
 
 def get_job(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ is data, not uploads.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -32,7 +33,7 @@ def urlencoded(raw: bytes, charset: str = "utf-8") -> dict[str, Any]:
                           encoding=charset, errors="strict", max_num_fields=MAX_FIELDS)
     except (ValueError, UnicodeDecodeError) as error:
         raise FormError(400, f"the form body is not name=value pairs: {error}") from None
-    return _grouped(pairs)
+    return grouped(pairs)
 
 
 def multipart(raw: bytes, boundary: str | None) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def multipart(raw: bytes, boundary: str | None) -> dict[str, Any]:
     if len(parts.fields) > MAX_FIELDS:
         raise FormError(400, f"more than {MAX_FIELDS} form fields")
     try:
-        return _grouped([(name, value.decode("utf-8")) for name, value in parts.fields])
+        return grouped([(name, value.decode("utf-8")) for name, value in parts.fields])
     except UnicodeDecodeError:
         raise FormError(400, "a form field is not valid UTF-8") from None
 
@@ -101,7 +102,8 @@ class _Parts:
         self.fields.append((name, bytes(self._data)))
 
 
-def _grouped(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+def grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """name → value, a repeated name → the list of its values (forms, queries, headers)."""
     result: dict[str, Any] = {}
     for name, value in pairs:
         if name not in result:

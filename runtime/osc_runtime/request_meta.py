@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.requests import Request
 
+from osc_runtime.form_body import grouped
+
 # Whatever is configured: a signature header from a sender osc does not check is still one.
 ALWAYS_HIDDEN = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key",
                            "x-hub-signature", "x-hub-signature-256", "x-shopify-hmac-sha256",
@@ -23,25 +25,13 @@ MASK = "***"
 def describe_request(request: Request, hidden_headers: frozenset[str],
                      hidden_params: frozenset[str]) -> dict[str, Any]:
     hidden = ALWAYS_HIDDEN | hidden_headers
-    headers = _grouped((name, value) for name, value in request.headers.items()
-                       if name.lower() not in hidden)
+    headers = grouped((name, value) for name, value in request.headers.items()
+                      if name.lower() not in hidden)
     query = request.scope.get("query_string", b"").decode("latin-1")
-    params = _grouped((name, value) for name, value in parse_qsl(query, keep_blank_values=True)
-                      if name not in hidden_params)
+    params = grouped((name, value) for name, value in parse_qsl(query, keep_blank_values=True)
+                     if name not in hidden_params)
     return {"method": request.method, "path": request.url.path, "query": params,
             "headers": headers, "contentType": request.headers.get("content-type")}
-
-
-def _grouped(pairs: Any) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for name, value in pairs:
-        if name not in result:
-            result[name] = value
-        elif isinstance(result[name], list):
-            result[name].append(value)
-        else:
-            result[name] = [result[name], value]
-    return result
 
 
 def mask_query(path: str, params: frozenset[str]) -> str:
