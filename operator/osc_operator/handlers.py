@@ -10,7 +10,7 @@ from typing import Any
 
 import kopf
 
-from osc_operator import adaptor_install, api, flow, kube, metrics, render
+from osc_operator import adaptor_install, api, flow, kube, metrics, render, workflow_render
 from osc_operator.reconcile import ChildFailed, InvalidSpec, MissingReference, reconcile
 from osc_operator.settings import OperatorSettings
 from osc_operator.webhook_render import referenced_secrets
@@ -232,6 +232,8 @@ async def referenced_objects(namespace: str, name: str, spec: kopf.Spec,
                       ("ConfigMap", job_source)):
         if ref.get("name"):
             refs[(namespace, kind, ref["name"])] = name
+    for kind, object_name in workflow_render.referenced(dict(spec)):  # the steps' own
+        refs[(namespace, kind, object_name)] = name
     for secret in referenced_secrets(dict(spec)):  # Basic users, signing secrets, own API key
         refs[(namespace, "Secret", secret)] = name
     after = flow.after_of({"spec": dict(spec)})
@@ -311,8 +313,9 @@ def pod_changed(body: kopf.Body, namespace: str, labels: kopf.Labels, memo: kopf
     """A runtime pod whose adaptor init container failed: Ready=False AdaptorInstallFailed."""
     owner = labels.get("app.kubernetes.io/instance")
     job = kube.get_job(memo.kube, namespace, owner) if owner else None
-    adaptor = ((job or {}).get("spec") or {}).get("adaptor", "")
-    failure = adaptor_install.install_failure(dict(body), adaptor) if job else None
+    adaptors = adaptor_install.adaptors_of((job or {}).get("spec") or {})
+    failure = next((found for adaptor in adaptors
+                    if (found := adaptor_install.install_failure(dict(body), adaptor))), None)
     if failure is None:
         return
     ready = _followed_ready(job)
