@@ -35,7 +35,8 @@ def plan(spec: OpenFnJobSpec) -> dict[str, Any]:
         item: dict[str, Any] = {"name": step.name, "adaptor": step.adaptor,
                                 "file": step_file(step)}
         if step.credential is not None:
-            item["credential"] = f"{CREDENTIAL_DIR}/{credential_file(step)}"
+            # Relative to the plan's folder (JOB_DIR): the same layout works outside a pod.
+            item["credential"] = f"../{CREDENTIAL_DIR.rsplit('/', 1)[1]}/{credential_file(step)}"
         steps.append(item)
     edges = [{"from": edge.source, "to": edge.target, "condition": str(edge.condition),
               **({"expression": edge.expression} if edge.expression is not None else {}),

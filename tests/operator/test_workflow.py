@@ -111,9 +111,9 @@ def test_the_render_mounts_every_step_and_its_own_credential() -> None:
     plan = json.loads(configmap["data"]["workflow.json"])
     assert plan["steps"] == [
         {"name": "fetch", "adaptor": HTTP_OLD, "file": "step-fetch.js",
-         "credential": "/etc/osc/credential/fetch.json"},
+         "credential": "../credential/fetch.json"},
         {"name": "store", "adaptor": "@openfn/language-common", "file": "step-store.js",
-         "credential": "/etc/osc/credential/store.json"},
+         "credential": "../credential/store.json"},
         {"name": "alert", "adaptor": "@openfn/language-common", "file": "step-alert.js"}]
     assert plan["edges"][3] == {"from": "store", "to": "alert", "condition": "js",
                                 "expression": "state.data.total > 100", "enabled": True}

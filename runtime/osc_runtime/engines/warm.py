@@ -27,6 +27,8 @@ from osc_runtime.engines.warm_worker import WarmWorker, WorkerLost
 from osc_runtime.runlog import RunLog
 from osc_runtime.scrub import Scrubber
 from osc_runtime.settings import Settings
+from osc_runtime.workflow.outcome import StepRecord, run_failure
+from osc_runtime.workflow.plan import Plan
 
 DEFAULT_MAX_RUNS = 500
 DEFAULT_MAX_RSS_BYTES = 256 * 1024 * 1024
@@ -39,14 +41,19 @@ class WarmEngine:
     def __init__(
         self,
         settings: Settings,
-        adaptor: ResolvedAdaptor,
+        adaptor: ResolvedAdaptor | None,
         *,
+        plan: Plan | None = None,
+        adaptors: dict[str, ResolvedAdaptor] | None = None,
         workers: int | None = None,
         max_runs: int = DEFAULT_MAX_RUNS,
         max_rss_bytes: int = DEFAULT_MAX_RSS_BYTES,
     ) -> None:
+        """`plan` and `adaptors` (by spec) run a workflow: @openfn/runtime's execution plan."""
         self.settings = settings
         self.adaptor = adaptor
+        self.plan = plan
+        self.adaptors = adaptors or {}
         self.size = workers or settings.concurrency
         self.max_runs = max_runs
         self.max_rss_bytes = max_rss_bytes
@@ -60,7 +67,7 @@ class WarmEngine:
         self._job_code = ""
 
     async def start(self) -> None:
-        self._job_code = self.settings.job_code()
+        self._job_code = self.settings.job_code() if self.plan is None else ""
         workers = await asyncio.gather(
             *(self._spawn() for _ in range(self.size)), return_exceptions=True
         )
@@ -77,7 +84,8 @@ class WarmEngine:
             raise JobInvalid(compile_error)
 
     async def run(self, state: dict[str, Any], *, log_path: Path, timeout: float) -> RunResult:
-        scrubber = Scrubber(state.get("configuration"))
+        masked = state.get("configuration") if self.plan is None else self.plan.credentials()
+        scrubber = Scrubber(masked)
         log = RunLog(log_path, self.settings.max_log_bytes, echo=self.settings.log_job_output)
         try:
             worker = await self._acquire()
@@ -85,7 +93,8 @@ class WarmEngine:
             log.close()
             return RunResult(Outcome.CRASHED, None, f"no node worker could be started: {error}")
         try:
-            log.write(_banner(self.adaptor, worker))
+            log.write(_banner(self.adaptor, worker) if self.plan is None
+                      else _workflow_banner(worker))
             return await self._run_on(worker, state, log, scrubber, timeout)
         finally:
             log.close()
@@ -115,7 +124,20 @@ class WarmEngine:
         except asyncio.CancelledError:
             worker.kill()  # shutdown mid-run: the worker's state is unknown
             raise
-        return _result(reply, scrubber)
+        return _result(reply, scrubber) if self.plan is None else _workflow_result(
+            self.plan, reply, scrubber)
+
+    def _workflow_setup(self) -> dict[str, Any]:
+        """The plan as worker.mjs takes it: every step with its adaptor's folder and its own
+        credential (sent over the worker's stdin, never written anywhere)."""
+        steps = [{"name": step.name, "expression": step.expression, "credential": step.credential,
+                  "adaptor": {"name": self.adaptors[step.adaptor].name,
+                              "path": str(self.adaptors[step.adaptor].path)}}
+                 for step in self.plan.steps]
+        edges = [{"from": edge.source, "to": edge.target, "condition": edge.condition,
+                  "expression": edge.expression, "enabled": edge.enabled}
+                 for edge in self.plan.edges]
+        return {"steps": steps, "edges": edges}
 
     async def _acquire(self) -> WarmWorker:
         worker = await self._idle.get()
@@ -161,7 +183,13 @@ class WarmEngine:
                 logger.warning("a warm node worker failed to start: %s", error)
 
     async def _spawn(self) -> WarmWorker:
-        worker = WarmWorker(self.settings, self.adaptor, self._job_code)
+        if self.plan is None:
+            worker = WarmWorker(self.settings, self.adaptor, self._job_code)
+        else:
+            node_path = tuple(dict.fromkeys(path for adaptor in self.adaptors.values()
+                                            for path in adaptor.node_path))
+            worker = WarmWorker(self.settings, None, "", workflow=self._workflow_setup(),
+                                node_path=node_path)
         self._live.add(worker)
         try:
             await worker.start()
@@ -187,3 +215,26 @@ def _result(reply: dict, scrubber: Scrubber) -> RunResult:
         return RunResult(Outcome.SUCCESS, 0, None, scrubber.final_state(reply.get("state")))
     error = scrubber.text(str(reply.get("error") or "no error message"))
     return RunResult(Outcome.FAILED, reply.get("exitCode", 1), error)
+
+
+def _workflow_banner(worker: WarmWorker) -> str:
+    versions = worker.versions
+    return (f"osc warm engine: a workflow of {versions.get('adaptor')} on @openfn/runtime "
+            f"{versions.get('runtime')} (Node.js {versions.get('node')})\n")
+
+
+def _workflow_result(plan: Plan, reply: dict, scrubber: Scrubber) -> RunResult:
+    """The run's outcome from its steps (Lightning's rule, workflow/outcome.py)."""
+    steps = [StepRecord(name=str(item["name"]), status=str(item.get("status") or "failed"),
+                        started_at=float(item["started_at"]),
+                        finished_at=item.get("finished_at"),
+                        error=scrubber.text(item["error"]) if item.get("error") else None)
+             for item in reply.get("steps") or []]
+    if reply.get("outcome") != "success":
+        error = scrubber.text(str(reply.get("error") or "no error message"))
+        return RunResult(Outcome.FAILED, reply.get("exitCode", 1), error, steps=steps)
+    failure = run_failure(plan, steps)
+    if failure is not None:
+        return RunResult(Outcome.FAILED, 1, f"step {failure.name}: {failure.error}", steps=steps)
+    return RunResult(Outcome.SUCCESS, 0, None, scrubber.final_state(reply.get("state")),
+                     steps=steps)

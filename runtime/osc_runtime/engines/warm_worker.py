@@ -44,10 +44,17 @@ def describe_exit(returncode: int | None) -> str:
 
 
 class WarmWorker:
-    def __init__(self, settings: Settings, adaptor: ResolvedAdaptor, job_code: str) -> None:
+    def __init__(self, settings: Settings, adaptor: ResolvedAdaptor | None, job_code: str,
+                 workflow: dict[str, Any] | None = None,
+                 node_path: tuple[Path, ...] | None = None) -> None:
+        """`workflow`: a plan for worker.mjs (steps with their resolved adaptors and
+        credentials, edges) instead of `adaptor` and `job_code`; `node_path` then covers
+        every step's adaptor."""
         self.settings = settings
         self.adaptor = adaptor
         self.job_code = job_code
+        self.workflow = workflow
+        self.node_path = node_path if node_path is not None else adaptor.node_path
         self.runs = 0
         self.rss = 0
         self.dirty = False  # a stray error or a lost run: do not reuse
@@ -82,12 +89,14 @@ class WarmWorker:
             os.close(write_end)  # the child holds its copy; ours would hide the child's exit
         self._control = await _reader(read_end)
         self._pump = asyncio.create_task(self._pump_output())
-        await self._send({
-            "nodeModules": str(self.settings.node_modules),
-            "adaptor": {"name": self.adaptor.name, "path": str(self.adaptor.path)},
-            "job": self.job_code,
-            "marker": self._marker,
-        })  # fmt: skip
+        setup: dict[str, Any] = {"nodeModules": str(self.settings.node_modules),
+                                 "marker": self._marker}
+        if self.workflow is not None:
+            setup["workflow"] = self.workflow
+        else:
+            setup["adaptor"] = {"name": self.adaptor.name, "path": str(self.adaptor.path)}
+            setup["job"] = self.job_code
+        await self._send(setup)
         ready = await asyncio.wait_for(self._receive(), READY_TIMEOUT)
         self.versions = ready["versions"]
         self.compile_error: str | None = ready.get("compileError")
@@ -165,7 +174,7 @@ class WarmWorker:
     def _environment(self) -> dict[str, str]:
         # The job must not see the runtime's own secrets (API keys, the raw credential).
         env = {key: value for key, value in os.environ.items() if not key.startswith("OSC_")}
-        env["NODE_PATH"] = os.pathsep.join(str(path) for path in self.adaptor.node_path)
+        env["NODE_PATH"] = os.pathsep.join(str(path) for path in self.node_path)
         return env
 
     def _work_dir(self) -> Path:
