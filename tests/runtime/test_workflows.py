@@ -117,3 +117,34 @@ def test_a_failed_last_step_fails_the_run(workflow: RuntimeProcess) -> None:
     assert statuses(run) == [("fetch", "failed"), ("alert", "failed")]
     assert run["error"].startswith("step alert: ") and "pager down" in run["error"]
     assert "final_state" not in run
+
+
+@pytest.fixture(scope="module")
+def stuck(tmp_path_factory: pytest.TempPathFactory, engine: str) -> Iterator[RuntimeProcess]:
+    """A workflow whose second step never ends; two attempts per run, timeouts retried."""
+    folder = tmp_path_factory.mktemp("stuck-plan")
+    (folder / "first.js").write_text("fn(state => ({ ...state, data: { first: true } }));\n")
+    (folder / "stuck.js").write_text(
+        "fn(state => new Promise(resolve => setTimeout(() => resolve(state), 120000)));\n")
+    plan = folder / "workflow.json"
+    plan.write_text(json.dumps({
+        "steps": [{"name": "first", "adaptor": "@openfn/language-common", "file": "first.js"},
+                  {"name": "stuck", "adaptor": "@openfn/language-common", "file": "stuck.js"}],
+        "edges": [{"from": "trigger", "to": "first"}, {"from": "first", "to": "stuck"}]}))
+    runtime = start_runtime(tmp_path_factory, engine, "stuck", OSC_WORKFLOW_PATH=str(plan),
+                            OSC_RUN_TIMEOUT_SECONDS="8", OSC_MAX_ATTEMPTS="2",
+                            OSC_RETRY_ON="timed_out", OSC_RETRY_BACKOFF_SECONDS="0.1")
+    yield runtime
+    runtime.stop()
+
+
+def test_the_timeout_is_the_whole_runs_and_a_retry_runs_it_all_again(
+        stuck: RuntimeProcess) -> None:
+    with stuck.client() as client:
+        run_id = post_run(client, {}).json()["run_id"]
+        run = wait_run(client, run_id, timeout=120)
+        log = client.get(f"/runs/{run_id}/log").text
+    assert (run["status"], run["attempt"], run["outcome"]) == ("dead", 2, "timed_out"), run
+    assert run["error"] == "step stuck: the run took longer than 8 s"
+    assert statuses(run) == [("first", "success"), ("stuck", "timed_out")]
+    assert log.count("[osc] step first started") == 2  # each attempt runs the whole workflow

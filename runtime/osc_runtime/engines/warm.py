@@ -27,7 +27,7 @@ from osc_runtime.engines.warm_worker import WarmWorker, WorkerLost
 from osc_runtime.runlog import RunLog
 from osc_runtime.scrub import Scrubber
 from osc_runtime.settings import Settings
-from osc_runtime.workflow.outcome import StepRecord, run_failure
+from osc_runtime.workflow.outcome import StepLines, StepRecord, run_failure
 from osc_runtime.workflow.plan import Plan
 
 DEFAULT_MAX_RUNS = 500
@@ -111,16 +111,22 @@ class WarmEngine:
     async def _run_on(
         self, worker: WarmWorker, state: dict, log: RunLog, scrubber: Scrubber, timeout: float
     ) -> RunResult:
+        seen = StepLines()  # a workflow's steps so far, should the worker be lost mid-run
+
         def sink(text: str) -> None:
             log.write(scrubber.text(text if text.endswith("\n") else text + "\n"))
+            if self.plan is not None:
+                seen.feed(text)
 
         try:
             reply = await asyncio.wait_for(worker.run(next(self._run_ids), state, sink), timeout)
         except TimeoutError:
             exit_code = await worker.close()
-            return RunResult(Outcome.TIMED_OUT, exit_code, f"the run took longer than {timeout:g} s")
+            error = seen.lost(f"the run took longer than {timeout:g} s", "timed_out")
+            return RunResult(Outcome.TIMED_OUT, exit_code, error, steps=seen.steps())
         except WorkerLost as lost:
-            return RunResult(Outcome.CRASHED, lost.returncode, str(lost))
+            return RunResult(Outcome.CRASHED, lost.returncode, seen.lost(str(lost), "crashed"),
+                             steps=seen.steps())
         except asyncio.CancelledError:
             worker.kill()  # shutdown mid-run: the worker's state is unknown
             raise

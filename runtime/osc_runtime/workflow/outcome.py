@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -100,3 +101,35 @@ def step_log_line(record: StepRecord, adaptor: str | None = None) -> str:
     took = f"{record.finished_at - record.started_at:.3f} s"
     error = f": {record.error.splitlines()[0]}" if record.error else ""
     return f"[osc] step {record.name} {record.status} in {took}{error}\n"
+
+
+STEP_LINE = re.compile(r"^\[osc\] step (?P<name>[a-z0-9-]+) (?P<what>started|success|failed) ")
+
+
+class StepLines:
+    """The steps a run's log shows so far (its `[osc] step …` lines): what a warm worker lost
+    to a timeout or a crash can no longer report itself."""
+
+    def __init__(self) -> None:
+        self._records: list[StepRecord] = []
+
+    def feed(self, text: str) -> None:
+        for line in text.splitlines():
+            found = STEP_LINE.match(line)
+            if found is None:
+                continue
+            if found["what"] == "started":
+                self._records.append(StepRecord(found["name"], "running", now()))
+            elif self._records and self._records[-1].finished_at is None:
+                self._records[-1].status, self._records[-1].finished_at = found["what"], now()
+
+    def lost(self, error: str, status: str) -> str:
+        """`error` for the run, naming the step it stopped in (which gets `status`)."""
+        running = self._records[-1] if self._records else None
+        if running is None or running.finished_at is not None:
+            return error
+        running.status, running.finished_at, running.error = status, now(), error
+        return f"step {running.name}: {error}"
+
+    def steps(self) -> list[StepRecord] | None:
+        return self._records or None
