@@ -182,3 +182,21 @@ def test_a_cycle_is_reported_as_invalid_spec(kube_emulator: RunningEmulator,  # 
     assert (condition["status"], condition["reason"]) == ("False", "InvalidSpec")
     assert "edges form a cycle" in condition["message"]
     assert get(kube_emulator, f"{DEPLOYMENTS}/loopy") is None
+
+
+def test_a_failed_install_of_any_steps_adaptor_is_found() -> None:
+    from osc_operator import adaptor_install
+
+    spec = parse_spec(workflow_job(steps=[*STEPS[:2], {**STEPS[2], "adaptor": "x-adaptor@1.0.0"}])
+                      ["spec"])
+    pod = {"spec": render.render_deployment("flowy", "default", spec, image="osc:1",
+                                            checksums=render.Checksums(job="p"))
+           ["spec"]["template"]["spec"]}
+    assert [c["name"] for c in pod["spec"]["initContainers"]] == [
+        "install-adaptor", "install-adaptor-2"]
+    pod["status"] = {"initContainerStatuses": [
+        {"name": "install-adaptor", "state": {"terminated": {"exitCode": 0}}},
+        {"name": "install-adaptor-2", "state": {"terminated": {
+            "exitCode": 1, "message": "install-adaptor: npm: x-adaptor@1.0.0 not found"}}}]}
+    assert adaptor_install.install_failure(pod, "x-adaptor@1.0.0") == "npm: x-adaptor@1.0.0 not found"
+    assert adaptor_install.install_failure(pod, HTTP_OLD) is None
