@@ -31,19 +31,19 @@ NOT_START_NAME = {"rule": f"self.name != '{START}'",
                   "message": f"a step cannot be named {START} (edges start from it)"}
 JS_HAS_EXPRESSION = {"rule": "(self.condition == 'js') == has(self.expression)",
                      "message": "condition js takes an expression, and only js does"}
-JS_SAFE = {"rule": f"!has(self.expression) || !self.expression.matches('{JS_FORBIDDEN_PATTERN}')",
+JS_SAFE = {"rule": f"!has(self.expression) || !self.expression.matches(r'{JS_FORBIDDEN_PATTERN}')",
            "message": "a condition expression may not use " + ", ".join(JS_FORBIDDEN)}
-NOT_TO_START = {"rule": f"self.to != '{START}' && self['from'] != self.to",
+NOT_TO_START = {"rule": f"self.to != '{START}' && self.from != self.to",
                 "message": f"an edge leads to a step other than its own, never to {START}"}
 UNIQUE_STEPS = {"rule": "!has(self.steps) || self.steps.all(s, "
                         "self.steps.filter(t, t.name == s.name).size() == 1)",
                 "message": "step names must be unique"}
 EDGES_KNOWN = {"rule": "!has(self.edges) || (has(self.steps) && self.edges.all(e, "
-                       f"(e['from'] == '{START}' || self.steps.exists(s, s.name == e['from'])) "
+                       f"(e.from == '{START}' || self.steps.exists(s, s.name == e.from)) "
                        "&& self.steps.exists(s, s.name == e.to)))",
                "message": "every edge leads from trigger or a step to a step of spec.steps"}
 ONE_START = {"rule": "!has(self.steps) || (has(self.edges) && "
-                     f"self.edges.filter(e, e['from'] == '{START}').size() == 1)",
+                     f"self.edges.filter(e, e.from == '{START}').size() == 1)",
              "message": f"a workflow has exactly one edge from {START} (its first step)"}
 WORKFLOW_ALONE = {"rule": "has(self.steps) ? (!has(self.adaptor) && !has(self.credential)) "
                           ": has(self.adaptor)",
