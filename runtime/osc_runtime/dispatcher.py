@@ -65,6 +65,18 @@ class Dispatcher:
         self.engine = engine
         self._claiming = True
         self._workers = [asyncio.create_task(self._work()) for _ in range(self.settings.concurrency)]
+        if self.store.shared:  # another replica may die at any time: look for its runs
+            self._workers.append(asyncio.create_task(self._recover_forever()))
+
+    async def _recover_forever(self) -> None:
+        """Shared store: queue again the runs whose lease has expired (their replica is gone)."""
+        while self._claiming:
+            await asyncio.sleep(self.store.lease_seconds / 2)
+            try:
+                self.recover()
+            except Exception as error:  # the database is away: the next round tries again
+                log.warning("cannot recover interrupted runs: %s", error)
+            self._wake.set()
 
     @property
     def running(self) -> int:
@@ -141,6 +153,7 @@ class Dispatcher:
 
     async def _execute(self, run: Run) -> None:
         log_path = self.log_path(run.run_id)
+        log_start = log_path.stat().st_size if log_path.exists() else 0
         with append_private(log_path) as header:
             header.write(f"[osc] run {run.run_id} attempt {run.attempt} ({run.trigger})\n")
         state = self.events.initial_state(run, self._credential)
@@ -157,8 +170,18 @@ class Dispatcher:
             log.exception("engine error", extra={"run_id": run.run_id})
             result = RunResult(Outcome.CRASHED, None, f"engine error: {type(error).__name__}")
         self.events.finishing(run, result)
+        self._keep_log(run, log_path, log_start)
         self._record(run, result)
         self.events.recorded(run, result, self.store.get(run.run_id))
+
+    def _keep_log(self, run: Run, log_path: Path, start: int) -> None:
+        """Shared store: this attempt's output goes to the database, for every replica to serve."""
+        if not self.store.shared:
+            return
+        with log_path.open("rb") as file:
+            file.seek(start if start <= log_path.stat().st_size else 0)  # the cap may have cut it
+            text = file.read().decode("utf-8", "replace")
+        self.store.append_log(run.run_id, text, self.settings.max_log_bytes)
 
     def _record(self, run: Run, result: RunResult) -> None:
         fields = {"outcome": result.outcome, "exit_code": result.exit_code, "error": result.error}

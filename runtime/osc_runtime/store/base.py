@@ -281,6 +281,14 @@ class BaseRunStore:
             db.executemany("DELETE FROM runs WHERE run_id = ?", [(run_id,) for run_id in ids])
         return ids
 
+    def append_log(self, run_id: str, text: str, max_chars: int) -> None:
+        """Keep an attempt's log output in the database (PostgreSQL: any replica serves it);
+        SQLite's runs have their log file in the data dir, next to the database."""
+
+    def log_of(self, run_id: str) -> str | None:
+        """The run's log as the database keeps it (None: it keeps none, see append_log)."""
+        return None
+
     def _housekeeper(self, db: Connection) -> bool:
         """Whether this process does the shared housekeeping now (one replica at a time)."""
         return True

@@ -207,6 +207,19 @@ class PostgresRunStore(BaseRunStore):
                               " ORDER BY seq", (Status.RUNNING, self.clock())).fetchall()
         return [_to_run(row) for row in rows]
 
+    def append_log(self, run_id: str, text: str, max_chars: int) -> None:
+        """Add an attempt's output to the run's log; past `max_chars` the head goes."""
+        with self._db.transaction() as db:
+            db.execute("INSERT INTO run_logs (run_id, text) VALUES (?, right(?, ?))"
+                       " ON CONFLICT (run_id) DO UPDATE SET"
+                       " text = right(run_logs.text || excluded.text, ?)",
+                       (run_id, text, max_chars, max_chars))
+
+    def log_of(self, run_id: str) -> str | None:
+        with self._db.read() as db:
+            row = db.execute("SELECT text FROM run_logs WHERE run_id = ?", (run_id,)).fetchone()
+        return row[0] if row else None
+
     def _housekeeper(self, db: Any) -> bool:
         return db.execute("SELECT pg_try_advisory_xact_lock(?)",
                           (HOUSEKEEPING_LOCK,)).fetchone()[0]

@@ -81,6 +81,10 @@ CREATE TABLE carried_state (
     at DOUBLE PRECISION
 );
 CREATE TABLE health (id INTEGER PRIMARY KEY, at DOUBLE PRECISION);
+CREATE TABLE run_logs (
+    run_id TEXT PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+    text TEXT NOT NULL
+);
 """),
 ]
 
