@@ -41,6 +41,10 @@ QUEUE_LOCK = 0x05C0_0002  # pg_advisory_xact_lock keys (see postgres_schema.MIGR
 SERIAL_LOCK = 0x05C0_0003
 HOUSEKEEPING_LOCK = 0x05C0_0004
 CONNECT_TIMEOUT_SECONDS = 5
+# How long a caller waits for a pooled connection; once the database has failed, only a moment
+# (the pool reconnects in the background meanwhile), so that callers on the event loop (the
+# dispatcher) never hold it up while the database is away.
+WAIT_SECONDS, WAIT_WHILE_DOWN_SECONDS = 3.0, 0.05
 SUBMISSION_ERRORS = (ValueError, psycopg.DataError, psycopg.IntegrityError)
 
 
@@ -95,8 +99,9 @@ class PostgresDatabase:
     integer_floor = "CAST(FLOOR({}) AS INTEGER)"
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.down = False  # the last attempt to use the database failed
         self.pool = ConnectionPool(
-            url, min_size=1, max_size=pool_size, open=False, timeout=CONNECT_TIMEOUT_SECONDS,
+            url, min_size=1, max_size=pool_size, open=False, timeout=WAIT_SECONDS,
             kwargs={"row_factory": _row_factory, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
             check=ConnectionPool.check_connection, name="osc-store")
         try:
@@ -109,11 +114,14 @@ class PostgresDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresConnection]:
+        wait = WAIT_WHILE_DOWN_SECONDS if self.down else WAIT_SECONDS
         try:
-            with self.pool.connection() as connection, connection.transaction():
+            with self.pool.connection(timeout=wait) as connection, connection.transaction():
                 yield PostgresConnection(connection)
         except (psycopg.OperationalError, PoolTimeout) as error:
+            self.down = True
             raise StoreUnavailable(f"the database is unavailable: {_reason(error)}") from None
+        self.down = False
 
     read = transaction  # a read is a (short) transaction too
 
