@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -18,18 +19,25 @@ from pathlib import Path
 
 import psycopg
 
-from runtime_server import free_port
 from tests.tools import tool
 
 SERVER_USER = "postgres"
 ROLE = "osc"
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 class PostgresServer:
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """`durable`: fsync on, as in production (the benchmarks); tests need not wait for it."""
         self.root = Path(tempfile.mkdtemp(prefix="osc-pg-"))
         self.data = self.root / "data"
         self.port = free_port()
+        self.durable = durable
         self.password = secrets.token_urlsafe(16)
         self._as_server_user = os.geteuid() == 0
         self._databases = 0
@@ -51,7 +59,7 @@ class PostgresServer:
 
     def start(self) -> PostgresServer:
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
-                   " -c fsync=off -c max_connections=200")
+                   f" -c fsync={'on' if self.durable else 'off'} -c max_connections=200")
         self._run(str(tool("pg_ctl")), "-D", str(self.data), "-l", str(self.root / "server.log"),
                   "-o", options, "-w", "-t", "60", "start")
         return self
