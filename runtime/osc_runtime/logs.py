@@ -7,6 +7,8 @@ import logging
 import sys
 import time
 
+import orjson
+
 from osc_runtime.log_writer import TurnBufferedHandler
 from osc_runtime.request_meta import mask_query
 
@@ -29,7 +31,10 @@ class JsonFormatter(logging.Formatter):
         line.update({name: fields[name] for name in CONTEXT_FIELDS if name in fields})
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        try:  # orjson: a tenth of json's time, and two lines per accepted run
+            return orjson.dumps(line, default=str).decode()
+        except TypeError:  # what orjson will not write (a lone surrogate, an int past 64 bits)
+            return json.dumps(line, default=str)
 
     def _time(self, created: float) -> str:
         """The record's time to the second, formatted once per second (not once per line)."""
