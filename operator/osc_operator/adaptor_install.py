@@ -46,22 +46,46 @@ def _split(adaptor: str) -> tuple[str, str]:
     return (adaptor, "") if at < 0 else (adaptor[:at], adaptor[at + 1:])
 
 
-def add_init_container(pod_spec: dict[str, Any], adaptor: str, image: str,
-                       security_context: dict[str, Any], *, registry: str | None = None,
-                       npmrc: dict[str, Any] | None = None) -> None:
-    """When `adaptor` is not bundled: the init container, the shared emptyDir, and the runtime
-    container told to find the adaptor there and never to install (pod_spec is changed).
+def init_container_name(index: int) -> str:
+    """`install-adaptor`, then `install-adaptor-2`, … (one per adaptor a workflow installs)."""
+    return INIT_CONTAINER if index == 0 else f"{INIT_CONTAINER}-{index + 1}"
 
-    `registry` becomes the init container's OSC_NPM_REGISTRY; `npmrc` (a Secret volume source
-    whose one item is NPMRC_FILE) is mounted into the init container alone.
+
+def add_init_containers(pod_spec: dict[str, Any], adaptors: list[str], image: str,
+                        security_context: dict[str, Any], *, registry: str | None = None,
+                        npmrc: dict[str, Any] | None = None) -> None:
+    """For each of `adaptors` that is not bundled, an init container installing it; then the
+    shared emptyDir, and the runtime container told to find them there and never to install
+    (pod_spec is changed). A single job has one adaptor; a workflow one per step.
+
+    `registry` becomes each init container's OSC_NPM_REGISTRY; `npmrc` (a Secret volume source
+    whose one item is NPMRC_FILE) is mounted into the init containers alone.
     """
-    if not needs_install(adaptor):
+    missing = [adaptor for adaptor in adaptors if needs_install(adaptor)]
+    if not missing:
         return
     runtime = pod_spec["containers"][0]
+    pod_spec["initContainers"] = [
+        _init_container(init_container_name(index), adaptor, image, runtime, security_context,
+                        registry, npmrc is not None) for index, adaptor in enumerate(missing)]
+    pod_spec["volumes"].append({"name": VOLUME, "emptyDir": {"sizeLimit": SIZE_LIMIT}})
+    if npmrc is not None:
+        pod_spec["volumes"].append({"name": NPMRC_VOLUME, "secret": npmrc})
+    runtime["volumeMounts"].append({"name": VOLUME, "mountPath": ADAPTORS_DIR, "readOnly": True})
+    names = [var["name"] for var in runtime["env"]]
+    after = "OSC_ADAPTOR" if "OSC_ADAPTOR" in names else "OSC_WORKFLOW_PATH"
+    at = names.index(after) + 1
+    runtime["env"][at:at] = [{"name": "OSC_ADAPTORS_DIR", "value": ADAPTORS_DIR},
+                             {"name": "OSC_ADAPTOR_INSTALL", "value": "never"}]
+
+
+def _init_container(name: str, adaptor: str, image: str, runtime: dict[str, Any],
+                    security_context: dict[str, Any], registry: str | None,
+                    with_npmrc: bool) -> dict[str, Any]:
     init: dict[str, Any] = {
-        "name": INIT_CONTAINER, "image": image,
+        "name": name, "image": image,
         "command": ["python", "-m", "osc_runtime", INIT_CONTAINER],
-        "env": _init_env(adaptor, runtime.get("env", []), registry, npmrc is not None),
+        "env": _init_env(adaptor, runtime.get("env", []), registry, with_npmrc),
         "volumeMounts": [{"name": VOLUME, "mountPath": ADAPTORS_DIR},
                          {"name": "tmp", "mountPath": "/tmp"}],
         "securityContext": security_context,
@@ -70,16 +94,10 @@ def add_init_container(pod_spec: dict[str, Any], adaptor: str, image: str,
     }
     if "resources" in runtime:
         init["resources"] = runtime["resources"]
-    pod_spec["initContainers"] = [init]
-    pod_spec["volumes"].append({"name": VOLUME, "emptyDir": {"sizeLimit": SIZE_LIMIT}})
-    if npmrc is not None:
-        pod_spec["volumes"].append({"name": NPMRC_VOLUME, "secret": npmrc})
+    if with_npmrc:
         init["volumeMounts"].append(
             {"name": NPMRC_VOLUME, "mountPath": NPMRC_DIR, "readOnly": True})
-    runtime["volumeMounts"].append({"name": VOLUME, "mountPath": ADAPTORS_DIR, "readOnly": True})
-    at = next(i for i, var in enumerate(runtime["env"]) if var["name"] == "OSC_ADAPTOR") + 1
-    runtime["env"][at:at] = [{"name": "OSC_ADAPTORS_DIR", "value": ADAPTORS_DIR},
-                             {"name": "OSC_ADAPTOR_INSTALL", "value": "never"}]
+    return init
 
 
 def _init_env(adaptor: str, runtime_env: list[dict[str, Any]], registry: str | None,
@@ -100,12 +118,12 @@ def install_failure(pod: dict[str, Any], adaptor: str) -> str | None:
     """npm's message when this pod's install of `adaptor` failed (pods installing another
     adaptor, from an older spec, do not count); None when it did not fail (yet)."""
     init = next((c for c in pod.get("spec", {}).get("initContainers") or []
-                 if c.get("name") == INIT_CONTAINER), None)
-    asked = {var.get("name"): var.get("value") for var in (init or {}).get("env") or []}
-    if asked.get("OSC_ADAPTOR") != adaptor:
+                 if str(c.get("name", "")).startswith(INIT_CONTAINER)
+                 and _asked(c).get("OSC_ADAPTOR") == adaptor), None)
+    if init is None:
         return None
     for status in pod.get("status", {}).get("initContainerStatuses") or []:
-        if status.get("name") != INIT_CONTAINER:
+        if status.get("name") != init["name"]:
             continue
         current = (status.get("state") or {}).get("terminated")
         if current and current.get("exitCode") == 0:
@@ -117,6 +135,10 @@ def install_failure(pod: dict[str, Any], adaptor: str) -> str | None:
     return None
 
 
+def _asked(container: dict[str, Any]) -> dict[str, Any]:
+    return {var.get("name"): var.get("value") for var in container.get("env") or []}
+
+
 def _describe(terminated: dict[str, Any]) -> str:
     lines = [line.strip() for line in (terminated.get("message") or "").splitlines()]
     last = next((line for line in reversed(lines) if line), "")
@@ -126,12 +148,22 @@ def _describe(terminated: dict[str, Any]) -> str:
             f"{terminated.get('exitCode')} ({terminated.get('reason') or 'Error'})")
 
 
+def adaptors_of(spec: dict[str, Any]) -> list[str]:
+    """The adaptors of a raw spec: its own, or each workflow step's."""
+    named = [(step or {}).get("adaptor") for step in spec.get("steps") or []] or [
+        spec.get("adaptor")]
+    return [adaptor for adaptor in named if isinstance(adaptor, str) and adaptor]
+
+
 def find_install_failure(client: kube.Kube, body: dict[str, Any],
                          selector: dict[str, str]) -> str | None:
     """npm's message from any pod of this OpenFnJob whose adaptor install failed."""
-    meta, adaptor = body["metadata"], (body.get("spec") or {}).get("adaptor", "")
-    if not needs_install(adaptor):
+    meta = body["metadata"]
+    adaptors = [adaptor for adaptor in adaptors_of(body.get("spec") or {})
+                if needs_install(adaptor)]
+    if not adaptors:
         return None
     failures = (install_failure(pod, adaptor)
-                for pod in kube.pods_of(client, meta["namespace"], selector))
+                for pod in kube.pods_of(client, meta["namespace"], selector)
+                for adaptor in adaptors)
     return next((failure for failure in failures if failure), None)

@@ -16,10 +16,12 @@ from typing import Any, Literal
 from croniter import croniter
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from osc_operator.api_types import (DNS_SUBDOMAIN, KeyRef, Model, exactly_one_of,
-                                    set_exactly_one as _set_exactly_one)
+from osc_operator.api_types import (ADAPTOR_PATTERN, DNS_SUBDOMAIN, Credential, JobSource, KeyRef,
+                                    Model, exactly_one_of, set_exactly_one as _set_exactly_one)
 from osc_operator.api_webhook import (IDEMPOTENCY_FROM_PATTERN, ONE_API_KEY_SECRET, AcceptReply,
                                       WebhookAuth)
+from osc_operator.api_workflow import (MAX_EDGES, MAX_STEPS, WORKFLOW_ALONE, WORKFLOW_RULES,
+                                       WorkflowEdge, WorkflowStep, check_workflow)
 
 GROUP = "osc.openfn.org"
 VERSION = "v1alpha1"
@@ -28,13 +30,6 @@ PLURAL = "openfnjobs"
 SINGULAR = "openfnjob"
 SHORT_NAMES = ["ofj"]
 
-# An npm package name (`name` or `@scope/name`) with an optional `@version` or range. The same
-# language as the runtime's OSC_ADAPTOR check, written without named groups so that both
-# Kubernetes (RE2) and Python accept it: no paths, URLs, git specs or shell metacharacters.
-ADAPTOR_PATTERN = (
-    r"^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*"
-    r"(@[0-9xX*^~<>=|. -]*[0-9xX*][0-9A-Za-z.+xX*^~<>=| -]*)?$"
-)
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 # What a Kubernetes CronJob accepts: five fields (numbers, ranges, steps, lists, `*`, `?`,
@@ -91,17 +86,6 @@ def reserved_env(name: str) -> bool:
     """Whether `spec.env` may not set `name` (the same test as the CRD's rule)."""
     return (name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES)
             or (name.startswith("OSC_") and name.endswith(RESERVED_ENV_SUFFIX)))
-
-
-class JobSource(Model):
-    config_map_key_ref: KeyRef = Field(
-        description="A key of a ConfigMap holding the job expression.")
-
-
-class Credential(Model):
-    secret_ref: KeyRef = Field(
-        description="A key of a Secret holding the credential JSON (state.configuration). "
-        "It is mounted read-only as a file, never passed as an environment value.")
 
 
 NO_KEY_WHEN_OPEN = {"rule": "!has(self.allowUnauthenticated) || !self.allowUnauthenticated "
@@ -278,7 +262,7 @@ ENV_FIELDS = {"OSC_AUTH": "spec.trigger.webhook.allowUnauthenticated",
               "OSC_CONCURRENCY": "spec.concurrency", "OSC_JOB": "spec.job or spec.jobFrom",
               "OSC_ADAPTOR": "spec.adaptor", "OSC_FLOW_TARGETS": "a flow trigger on the other job",
               "OSC_NPMRC": "spec.adaptorInstall.npmrcSecretRef",
-              "OSC_JOB_NAME": "metadata.name"}
+              "OSC_JOB_NAME": "metadata.name", "OSC_WORKFLOW": "spec.steps and spec.edges"}
 
 
 class EnvVar(Model):
@@ -364,14 +348,24 @@ class Storage(Model):
 
 class OpenFnJobSpec(Model):
     model_config = ConfigDict(json_schema_extra={
-        "x-kubernetes-validations": [exactly_one_of("job", "jobFrom"), ONE_POD_WITH_STORAGE]})
+        "x-kubernetes-validations": [exactly_one_of("job", "jobFrom", "steps"),
+                                     ONE_POD_WITH_STORAGE, *WORKFLOW_RULES]})
 
     job: str | None = Field(None, min_length=1, description="The job expression, inline.")
     job_from: JobSource | None = Field(None, description="Where to read the job expression.")
-    adaptor: str = Field(pattern=ADAPTOR_PATTERN, max_length=214, description=(
+    adaptor: str | None = Field(None, pattern=ADAPTOR_PATTERN, max_length=214, description=(
         "npm package of the adaptor with an optional version, "
-        "e.g. `@openfn/language-http@7.2.10`."))
+        "e.g. `@openfn/language-http@7.2.10`. Required with job or jobFrom; a workflow names "
+        "one per step."))
     credential: Credential | None = Field(None, description="The job's credential.")
+    steps: list[WorkflowStep] | None = Field(
+        None, min_length=1, max_length=MAX_STEPS,
+        description="A workflow instead of a single job: its steps, each with its own adaptor, "
+        "expression and credential, run as one run (see the README's Workflows section).")
+    edges: list[WorkflowEdge] | None = Field(
+        None, min_length=1, max_length=MAX_EDGES,
+        description="How the steps follow each other: exactly one edge from `trigger` (the "
+        "first step), then edges from step to step with their conditions; no cycles.")
     adaptor_install: AdaptorInstall | None = Field(
         None, description="Where to install the adaptor from when the runtime image does not "
         "bundle it (an init container installs it): a private registry or mirror, and an "
@@ -396,10 +390,24 @@ class OpenFnJobSpec(Model):
 
     @model_validator(mode="after")
     def _one_job(self) -> OpenFnJobSpec:
-        _set_exactly_one(self, "job", "jobFrom")
+        _set_exactly_one(self, "job", "jobFrom", "steps")
+        if (self.steps is None) != (self.adaptor is not None) or (
+                self.steps is not None and self.credential is not None):
+            raise ValueError(WORKFLOW_ALONE["message"])
+        if self.steps is not None or self.edges is not None:
+            check_workflow(self.steps or [], self.edges or [])
         if self.storage is not None and not self.storage.ephemeral and self.replicas > 1:
             raise ValueError(ONE_POD_WITH_STORAGE["message"])
         return self
+
+    @property
+    def is_workflow(self) -> bool:
+        return self.steps is not None
+
+    def adaptors(self) -> list[str]:
+        """Every adaptor the job runs: its own, or each step's (once each, in step order)."""
+        named = [step.adaptor for step in self.steps] if self.steps else [self.adaptor]
+        return list(dict.fromkeys(named))
 
 
 class Condition(Model):

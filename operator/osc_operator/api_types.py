@@ -8,6 +8,13 @@ from pydantic.alias_generators import to_camel
 
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 CONFIG_KEY = r"^[-._a-zA-Z0-9]+$"
+# An npm package name (`name` or `@scope/name`) with an optional `@version` or range. The same
+# language as the runtime's OSC_ADAPTOR check, written without named groups so that both
+# Kubernetes (RE2) and Python accept it: no paths, URLs, git specs or shell metacharacters.
+ADAPTOR_PATTERN = (
+    r"^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*"
+    r"(@[0-9xX*^~<>=|. -]*[0-9xX*][0-9A-Za-z.+xX*^~<>=| -]*)?$"
+)
 
 
 def exactly_one_of(*fields: str) -> dict[str, str]:
@@ -41,3 +48,14 @@ class KeyRef(Model):
                      pattern=CONFIG_KEY)
 
 
+
+
+class JobSource(Model):
+    config_map_key_ref: KeyRef = Field(
+        description="A key of a ConfigMap holding the job expression.")
+
+
+class Credential(Model):
+    secret_ref: KeyRef = Field(
+        description="A key of a Secret holding the credential JSON (state.configuration). "
+        "It is mounted read-only as a file, never passed as an environment value.")

@@ -10,7 +10,8 @@ from typing import Any
 
 import kopf
 
-from osc_operator import adaptor_install, api, flow, job_check, kube, metrics, render
+from osc_operator import (adaptor_install, api, flow, job_check, kube, metrics, render,
+                          workflow_render)
 from osc_operator.reconcile import ChildFailed, InvalidSpec, MissingReference, reconcile
 from osc_operator.settings import OperatorSettings
 from osc_operator.webhook_render import referenced_secrets
@@ -241,6 +242,8 @@ async def referenced_objects(namespace: str, name: str, spec: kopf.Spec,
                       ("ConfigMap", job_source)):
         if ref.get("name"):
             refs[(namespace, kind, ref["name"])] = name
+    for kind, object_name in workflow_render.referenced(dict(spec)):  # the steps' own
+        refs[(namespace, kind, object_name)] = name
     for secret in referenced_secrets(dict(spec)):  # Basic users, signing secrets, own API key
         refs[(namespace, "Secret", secret)] = name
     after = flow.after_of({"spec": dict(spec)})
@@ -337,7 +340,8 @@ def pod_changed(body: kopf.Body, namespace: str, labels: kopf.Labels, memo: kopf
 
 def _pod_failure(pod: dict[str, Any], job: dict[str, Any]) -> tuple[str, str | None]:
     spec = job.get("spec") or {}
-    failure = adaptor_install.install_failure(pod, spec.get("adaptor", ""))
+    failure = next((found for adaptor in adaptor_install.adaptors_of(spec)
+                    if (found := adaptor_install.install_failure(pod, adaptor))), None)
     if failure is not None:
         return adaptor_install.FAILED_REASON, failure
     inline = spec.get("job")

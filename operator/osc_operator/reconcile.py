@@ -16,7 +16,7 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from osc_operator import adaptor_install, flow, kube, policies, render, storage
+from osc_operator import adaptor_install, flow, kube, policies, render, storage, workflow_render
 from osc_operator.webhook_render import secret_files
 from osc_operator.api import OpenFnJobSpec, parse_spec
 
@@ -245,6 +245,8 @@ def read_checksums(client: kube.Kube, name: str, namespace: str, spec: OpenFnJob
     if spec.job_from is not None:
         ref = spec.job_from.config_map_key_ref
         job = _require(client, "ConfigMap", namespace, ref.name, ref.key, "JobNotFound")
+    elif spec.is_workflow:
+        job = workflow_render.plan_text(spec)
     else:
         job = spec.job or ""
     credential = None
@@ -259,7 +261,29 @@ def read_checksums(client: kube.Kube, name: str, namespace: str, spec: OpenFnJob
                             credential=None if credential is None else render.checksum(credential),
                             api_key=None if api_key is None else render.checksum(api_key),
                             npmrc=_npmrc_checksum(client, namespace, spec),
-                            extra=_webhook_checksums(client, namespace, spec))
+                            extra={**_step_checksums(client, namespace, spec),
+                                   **_webhook_checksums(client, namespace, spec)})
+
+
+def _step_checksums(client: kube.Kube, namespace: str, spec: OpenFnJobSpec) -> dict[str, str]:
+    """Each workflow step's expression and credential: a change to one rolls the pods, a
+    missing one waits (JobNotFound, CredentialNotFound) naming the step."""
+    sums = {}
+    for index, step in enumerate(spec.steps or []):
+        field = f"spec.steps[{index}]"
+        if step.job_from is not None:
+            ref = step.job_from.config_map_key_ref
+            job = _require(client, "ConfigMap", namespace, ref.name, ref.key, "JobNotFound",
+                           f"{field}.jobFrom")
+        else:
+            job = step.job or ""
+        sums[f"step-{step.name}-job"] = render.checksum(job)
+        if step.credential is not None:
+            ref = step.credential.secret_ref
+            sums[f"step-{step.name}-credential"] = render.checksum(_require(
+                client, "Secret", namespace, ref.name, ref.key, "CredentialNotFound",
+                f"{field}.credential"))
+    return sums
 
 
 def _webhook_checksums(client: kube.Kube, namespace: str, spec: OpenFnJobSpec) -> dict[str, str]:
@@ -277,7 +301,8 @@ def _npmrc_checksum(client: kube.Kube, namespace: str, spec: OpenFnJobSpec) -> s
         return None
     npmrc = _require(client, "Secret", namespace, ref.name, ref.key, "CredentialNotFound",
                      "spec.adaptorInstall.npmrcSecretRef")
-    return render.checksum(npmrc) if adaptor_install.needs_install(spec.adaptor) else None
+    installs = any(adaptor_install.needs_install(adaptor) for adaptor in spec.adaptors())
+    return render.checksum(npmrc) if installs else None
 
 
 def _require(client: kube.Kube, kind: str, namespace: str, name: str, key: str,

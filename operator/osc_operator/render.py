@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from osc_operator import adaptor_install, job_check
+from osc_operator import adaptor_install, job_check, workflow_render
 from osc_operator.api import DEFAULT_STORAGE_SIZE, OpenFnJobSpec
 from osc_operator.webhook_render import api_key_secret_ref, secret_files, webhook_env
 
@@ -129,12 +129,16 @@ def _metadata(name: str, namespace: str, owner: str) -> dict[str, Any]:
 
 
 def render_job_configmap(name: str, namespace: str, spec: OpenFnJobSpec) -> dict[str, Any] | None:
-    """ConfigMap `<name>-job` with the inline job; None when the job comes from `jobFrom`."""
-    if spec.job is None:
+    """ConfigMap `<name>-job` with the inline job, or a workflow's plan and inline steps;
+    None when the single job comes from `jobFrom`."""
+    if spec.is_workflow:
+        data = workflow_render.configmap_data(spec)
+    elif spec.job is not None:
+        data = {JOB_FILE: spec.job}
+    else:
         return None
     return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": _metadata(job_configmap_name(name), namespace, name),
-            "data": {JOB_FILE: spec.job}}
+            "metadata": _metadata(job_configmap_name(name), namespace, name), "data": data}
 
 
 def render_inbox_secret(name: str, namespace: str, api_key: str) -> dict[str, Any]:
@@ -185,8 +189,8 @@ def render_deployment(name: str, namespace: str, spec: OpenFnJobSpec, *, image: 
         "volumes": _volumes(name, spec),
     }
     install = spec.adaptor_install
-    adaptor_install.add_init_container(
-        pod_spec, spec.adaptor, spec.image or image, container_security_context(),
+    adaptor_install.add_init_containers(
+        pod_spec, spec.adaptors(), spec.image or image, container_security_context(),
         registry=install.registry if install else None, npmrc=_npmrc_source(spec))
     # Two pods must never open one SQLite store: with a claim, the old pod goes first.
     strategy = {"type": "Recreate" if on_claim(spec) else "RollingUpdate"}
@@ -235,8 +239,9 @@ def _runtime_container(name: str, spec: OpenFnJobSpec, image: str) -> dict[str, 
 
 def runtime_env(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
     """The runtime's OSC_* contract, then the user's own `env` (appended, so it can add more)."""
-    env = {"OSC_JOB_NAME": name, "OSC_JOB_PATH": f"{JOB_DIR}/{JOB_FILE}",
-           "OSC_ADAPTOR": spec.adaptor, "OSC_TRIGGER": spec.trigger.kind,
+    code = ({"OSC_WORKFLOW_PATH": f"{JOB_DIR}/{workflow_render.PLAN_FILE}"} if spec.is_workflow
+            else {"OSC_JOB_PATH": f"{JOB_DIR}/{JOB_FILE}", "OSC_ADAPTOR": spec.adaptor})
+    env = {"OSC_JOB_NAME": name, **code, "OSC_TRIGGER": spec.trigger.kind,
            "OSC_API_KEYS_PATH": f"{INBOX_DIR}/{INBOX_FILE}", "OSC_DATA_DIR": DATA_DIR,
            "OSC_PORT": str(PORT), "OSC_FLOW_TARGETS_PATH": f"{FLOW_DIR}/{FLOW_TARGETS_FILE}"}
     if not inbox_authenticated(spec):
@@ -263,7 +268,7 @@ def _volume_mounts(spec: OpenFnJobSpec) -> list[dict[str, Any]]:
               {"name": "data", "mountPath": DATA_DIR},
               {"name": "tmp", "mountPath": "/tmp"},
               {"name": "flow", "mountPath": FLOW_DIR, "readOnly": True}]
-    if spec.credential is not None:
+    if spec.credential is not None or workflow_render.credential_volume(spec) is not None:
         mounts.insert(1, {"name": "credential", "mountPath": CREDENTIAL_DIR, "readOnly": True})
     if not inbox_authenticated(spec):
         mounts = [mount for mount in mounts if mount["name"] != "inbox"]
@@ -275,7 +280,9 @@ def _volume_mounts(spec: OpenFnJobSpec) -> list[dict[str, Any]]:
 def _volumes(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
     # Whole-directory mounts with `items` (no subPath), so a changed Secret reaches running pods.
     inbox_secret, inbox_key = inbox_key_ref(name, spec)
-    volumes = [{"name": "job", "configMap": _job_source(name, spec)},
+    job = (workflow_render.job_volume(job_configmap_name(name), spec) if spec.is_workflow
+           else {"name": "job", "configMap": _job_source(name, spec)})
+    volumes = [job,
                {"name": "inbox", "secret": secret_file(inbox_secret, inbox_key, INBOX_FILE)},
                {"name": "data", **_data_source(name, spec)},
                {"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}},
@@ -284,6 +291,8 @@ def _volumes(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
         ref = spec.credential.secret_ref
         volumes.insert(1, {"name": "credential",
                            "secret": secret_file(ref.name, ref.key, CREDENTIAL_FILE)})
+    elif (step_credentials := workflow_render.credential_volume(spec)) is not None:
+        volumes.insert(1, step_credentials)
     if not inbox_authenticated(spec):
         volumes = [volume for volume in volumes if volume["name"] != "inbox"]
     volumes += [{"name": item.volume, "secret": secret_file(item.ref.name, item.ref.key, item.file)}

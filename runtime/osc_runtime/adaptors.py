@@ -82,36 +82,40 @@ def adaptors_dir(settings: Settings) -> Path:
     return settings.adaptors_dir or settings.data_dir / "adaptors"
 
 
-async def ensure_adaptor(settings: Settings) -> ResolvedAdaptor:
-    """The adaptor OSC_ADAPTOR names, installed first if it is missing and installs are allowed."""
-    name, wanted = parse_adaptor(settings.adaptor)
+async def ensure_adaptor(settings: Settings, spec: str | None = None) -> ResolvedAdaptor:
+    """The adaptor OSC_ADAPTOR names (or `spec`, a workflow step's), installed first if it is
+    missing and installs are allowed."""
+    spec = spec or settings.adaptor
+    name, wanted = parse_adaptor(spec)
     try:
         found = await find_adaptor(settings, name, wanted)
     except npm.NpmError as error:
-        raise AdaptorError(f"cannot check adaptor {settings.adaptor}: {error}") from None
+        raise AdaptorError(f"cannot check adaptor {spec}: {error}") from None
     except OSError as error:
         raise AdaptorError(_unreadable(error)) from None
     if found is not None:
         log.info("adaptor %s ready (%s, %s)", found.spec, found.source, found.path)
         return found
     if settings.adaptor_install is AdaptorInstall.NEVER:
-        raise AdaptorConfigError(_missing(settings))
+        raise AdaptorConfigError(_missing(settings, spec))
     return await install_adaptor(settings, name, wanted)
 
 
 def check_at_startup(settings: Settings) -> None:
     """Stop start-up (AdaptorConfigError, one line naming OSC_ADAPTOR) on an adaptor setting that
     cannot work: not a package spec, not semver, or missing while installs are forbidden.
-    Looks only at the disk; installing is left to ensure_adaptor, in the background."""
-    name, wanted = parse_adaptor(settings.adaptor)
-    try:
-        found = asyncio.run(find_adaptor(settings, name, wanted))
-    except npm.NpmError as error:
-        raise AdaptorConfigError(f"OSC_ADAPTOR: cannot check {settings.adaptor}: {error}") from None
-    except OSError as error:  # e.g. a path too long for the file system
-        raise AdaptorConfigError(_unreadable(error)) from None
-    if found is None and settings.adaptor_install is AdaptorInstall.NEVER:
-        raise AdaptorConfigError(_missing(settings))
+    Looks only at the disk; installing is left to ensure_adaptor, in the background.
+    A workflow's steps are checked one by one."""
+    for spec in settings.adaptor_specs():
+        name, wanted = parse_adaptor(spec)
+        try:
+            found = asyncio.run(find_adaptor(settings, name, wanted))
+        except npm.NpmError as error:
+            raise AdaptorConfigError(f"OSC_ADAPTOR: cannot check {spec}: {error}") from None
+        except OSError as error:  # e.g. a path too long for the file system
+            raise AdaptorConfigError(_unreadable(error)) from None
+        if found is None and settings.adaptor_install is AdaptorInstall.NEVER:
+            raise AdaptorConfigError(_missing(settings, spec))
 
 
 def parse_adaptor(spec: str) -> tuple[str, str | None]:
@@ -145,9 +149,9 @@ def _unreadable(error: OSError) -> str:
             f"{shown(error.filename)}: {error.strerror}")
 
 
-def _missing(settings: Settings) -> str:
+def _missing(settings: Settings, spec: str) -> str:
     return (
-        f"OSC_ADAPTOR: {settings.adaptor} is not installed (looked in {settings.node_modules} "
+        f"OSC_ADAPTOR: {spec} is not installed (looked in {settings.node_modules} "
         f"and {adaptors_dir(settings)}) and OSC_ADAPTOR_INSTALL=never forbids installing it"
     )
 
@@ -205,7 +209,7 @@ async def install_adaptor(settings: Settings, name: str, wanted: str | None) -> 
     try:
         log.info("installing adaptor %s with npm into %s", spec, root)
         await npm.install(settings, staging, spec, home=adaptors_dir(settings) / ".npm")
-        return _publish(settings, name, staging)
+        return _publish(settings, name, staging, spec)
     except npm.NpmError as error:
         raise AdaptorError(f"npm could not install {spec}: {error}",
                            permanent=error.permanent) from None
@@ -215,11 +219,11 @@ async def install_adaptor(settings: Settings, name: str, wanted: str | None) -> 
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _publish(settings: Settings, name: str, staging: Path) -> ResolvedAdaptor:
+def _publish(settings: Settings, name: str, staging: Path, requested: str) -> ResolvedAdaptor:
     version = _package_version(staging / "node_modules" / name)
     if version is None:
         raise AdaptorError(f"npm finished but {name} is not in {staging / 'node_modules'}")
-    marker = {"name": name, "version": version, "requested": settings.adaptor, "at": time.time()}
+    marker = {"name": name, "version": version, "requested": requested, "at": time.time()}
     (staging / INSTALL_MARKER).write_text(json.dumps(marker), encoding="utf-8")
     staging.chmod(0o755)  # mkdtemp made it private; other users (read-only mounts) must read it
     final = staging.parent / version

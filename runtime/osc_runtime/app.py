@@ -96,12 +96,15 @@ def open_runtime(settings: Settings, clock: Clock) -> Runtime:
 
 async def prepare_engine(runtime: Runtime, engines: list[Engine]) -> None:
     """Resolve (maybe install) the adaptor, start the engine, then let the workers go."""
-    adaptor = await resolve_adaptor(runtime)
-    if adaptor is None:
-        return
-    runtime.adaptor.version = adaptor.version
+    resolved = {}
+    for spec in runtime.settings.adaptor_specs():  # a workflow's steps: each its own
+        adaptor = await resolve_adaptor(runtime, spec)
+        if adaptor is None:
+            return
+        resolved[spec] = adaptor
+    runtime.adaptor.version = ", ".join(adaptor.version for adaptor in resolved.values())
     try:
-        engine = make_engine(runtime.settings, adaptor)
+        engine = make_engine(runtime.settings, resolved if runtime.settings.workflow else adaptor)
         await engine.start()
     except JobInvalid as error:  # no run could succeed: say so, and take no runs
         runtime.adaptor.state, runtime.adaptor.reason = Readiness.READY, None
@@ -117,16 +120,16 @@ async def prepare_engine(runtime: Runtime, engines: list[Engine]) -> None:
     engines.append(engine)
     runtime.adaptor.state, runtime.adaptor.reason = Readiness.READY, None
     runtime.dispatcher.start(engine)
-    log.info("ready: adaptor %s@%s", adaptor.name, adaptor.version)
+    log.info("ready: adaptor %s", ", ".join(adaptor.spec for adaptor in resolved.values()))
 
 
-async def resolve_adaptor(runtime: Runtime) -> ResolvedAdaptor | None:
+async def resolve_adaptor(runtime: Runtime, spec: str) -> ResolvedAdaptor | None:
     """The adaptor, retrying a failure that may pass (registry unreachable) with backoff while
     the inbox keeps queueing runs; None when it can never be had (no such package or version),
     and the inbox then refuses runs."""
     for delay in itertools.chain(ADAPTOR_RETRY_DELAYS, itertools.repeat(ADAPTOR_RETRY_DELAYS[-1])):
         try:
-            return await ensure_adaptor(runtime.settings)
+            return await ensure_adaptor(runtime.settings, spec)
         except AdaptorError as error:
             failed = runtime.adaptor
             failed.state, failed.permanent = Readiness.FAILED, error.permanent

@@ -33,7 +33,8 @@ class Dispatcher:
         self.settings = settings
         self.store = store
         self.logs_dir = settings.data_dir / "runs"
-        self._credential = settings.credential_value()
+        # A workflow's steps each get their own credential from the engine, never this one.
+        self._credential = settings.credential_value() if settings.workflow is None else None
         self._wake = asyncio.Event()
         self._workers: list[asyncio.Task] = []
         self._busy: set[asyncio.Task] = set()

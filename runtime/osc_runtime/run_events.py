@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from osc_runtime.flow import FlowSender
     from osc_runtime.metrics import RuntimeMetrics
     from osc_runtime.trigger_store import TriggerStore
+    from osc_runtime.workflow.step_store import StepStore
 
 log = logging.getLogger("osc_runtime.runs")
 
@@ -26,12 +27,13 @@ log = logging.getLogger("osc_runtime.runs")
 class RunEvents:
     def __init__(self, *, runs: RunStore | None = None, triggers: TriggerStore | None = None,
                  metrics: RuntimeMetrics | None = None, flow: FlowSender | None = None,
-                 keep_carried_state: bool = False) -> None:
+                 keep_carried_state: bool = False, steps: StepStore | None = None) -> None:
         self.runs = runs
         self.triggers = triggers
         self.metrics = metrics
         self.flow = flow
         self.keep_carried_state = keep_carried_state
+        self.steps = steps  # a workflow's step records; None for a single job
 
     def accepted(self, run: Run, upstream: str | None = None, auth: str | None = None) -> None:
         if upstream and self.triggers is not None:
@@ -52,6 +54,8 @@ class RunEvents:
                                        "attempt": run.attempt, "trigger": run.trigger})
 
     def finishing(self, run: Run, result: RunResult) -> None:
+        if self.steps is not None and result.steps is not None:
+            self.steps.record(run.run_id, result.steps)  # before the run shows as finished
         if self.flow is not None:
             self.flow.hold(run, result)
 
@@ -85,6 +89,8 @@ class RunEvents:
         if self.triggers is not None:
             record["callbacks"] = [item.to_json() for item in self.triggers.for_run(run.run_id)]
             record["upstream"] = self.triggers.upstream(run.run_id)
+        if self.steps is not None:
+            record["steps"] = self.steps.steps_of(run.run_id)
         return record
 
     def _carried_state(self) -> Any:

@@ -7,6 +7,7 @@ A missing or invalid setting stops start-up with one line naming the variable (s
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from enum import StrEnum
@@ -15,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from osc_runtime.workflow.plan import Plan, PlanError, load_plan
 
 # `@scope/name` or `name`, optionally `@<semver version or range>`: no paths, URLs, git specs or
 # shell metacharacters (a range may hold spaces, `|`, `<`, `>`, `=`, `^`, `~`, `*`, `x`, `-`, `.`).
@@ -61,8 +64,11 @@ class Settings(BaseSettings):
     # the job
     job: str | None = Field(None, description="The job expression inline (or OSC_JOB_PATH).")
     job_path: Path | None = Field(None, description="A file holding the job expression.")
+    workflow_path: Path | None = Field(
+        None, description="A workflow plan file (steps, edges) instead of OSC_JOB(_PATH).")
     job_name: str = Field("job", description="The job's name, shown in logs and the console.")
-    adaptor: str = Field(description="npm package of the adaptor, optionally @version or range.")
+    adaptor: str | None = Field(
+        None, description="npm package of the adaptor, optionally @version or range.")
     trigger: str = Field("webhook", description="How runs arrive, shown in the console.")
     # the credential: JSON, becomes state.configuration
     credential: SecretStr | None = Field(None, description="The credential JSON inline.")
@@ -133,9 +139,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if (self.job is None) == (self.job_path is None):
-            raise SettingsError("OSC_JOB or OSC_JOB_PATH: set exactly one")
-        if match_adaptor(self.adaptor) is None:
+        given = [self.job, self.job_path, self.workflow_path]
+        if sum(value is not None for value in given) != 1:
+            raise SettingsError("OSC_JOB, OSC_JOB_PATH or OSC_WORKFLOW_PATH: set exactly one")
+        if self.workflow_path is not None:
+            if self.adaptor is not None or self.credential is not None \
+                    or self.credential_path is not None:
+                raise SettingsError("OSC_WORKFLOW_PATH: a workflow names an adaptor and a "
+                                    "credential per step; unset OSC_ADAPTOR and OSC_CREDENTIAL*")
+        elif self.adaptor is None:
+            raise SettingsError("OSC_ADAPTOR: required (the npm package of the job's adaptor)")
+        elif match_adaptor(self.adaptor) is None:
             raise SettingsError(
                 f"OSC_ADAPTOR: {shown(self.adaptor)} is not an npm package name (at most "
                 f"{MAX_ADAPTOR_NAME} characters) with an optional version "
@@ -159,6 +173,26 @@ class Settings(BaseSettings):
         if self.job is not None:
             return self.job
         return _read("OSC_JOB_PATH", self.job_path)
+
+    @functools.cached_property
+    def workflow(self) -> Plan | None:
+        """The workflow plan, read and checked once; None for a single job."""
+        if self.workflow_path is None:
+            return None
+        try:
+            return load_plan(self.workflow_path)
+        except PlanError as error:
+            raise SettingsError(f"OSC_WORKFLOW_PATH: {error}") from None
+
+    def adaptor_specs(self) -> list[str]:
+        """Every adaptor to resolve: OSC_ADAPTOR, or each workflow step's."""
+        return self.workflow.adaptors() if self.workflow is not None else [self.adaptor]
+
+    def credentials_to_mask(self) -> Any:
+        """Every credential whose values are masked: the job's, or every step's."""
+        if self.workflow is not None:
+            return self.workflow.credentials()
+        return self.credential_value()
 
     def credential_value(self) -> Any:
         if self.credential is not None:
@@ -202,10 +236,11 @@ class Settings(BaseSettings):
         return self.accept_body
 
     def adaptor_name(self) -> str:
-        return match_adaptor(self.adaptor)["name"]
+        """The adaptor's package name; a workflow's names, comma-separated."""
+        return ", ".join(match_adaptor(spec)["name"] for spec in self.adaptor_specs())
 
     def adaptor_version(self) -> str | None:
-        return match_adaptor(self.adaptor)["version"]
+        return match_adaptor(self.adaptor)["version"] if self.adaptor else None
 
     def retried_outcomes(self) -> frozenset[str]:
         return frozenset(part.strip() for part in self.retry_on.split(",") if part.strip())
@@ -269,7 +304,9 @@ def load(**overrides: Any) -> Settings:
     """Read the settings from the environment; raise SettingsError naming the variable."""
     try:
         settings = Settings(**overrides)
-        settings.job_code()
+        if settings.workflow_path is None:
+            settings.job_code()
+        settings.workflow  # noqa: B018 (reads and checks the plan once)
         settings.credential_value()
         settings.keys()
         if settings.basic_auth_path is not None:

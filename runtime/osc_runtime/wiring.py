@@ -14,6 +14,7 @@ from osc_runtime.run_events import RunEvents
 from osc_runtime.store import Status
 from osc_runtime.trigger_store import TriggerStore
 from osc_runtime.triggers import CRON, TriggerSettings
+from osc_runtime.workflow.step_store import StepStore
 
 CLEANUP_INTERVAL_SECONDS = 3600
 
@@ -22,6 +23,7 @@ CLEANUP_INTERVAL_SECONDS = 3600
 class TriggerParts:
     store: TriggerStore
     flow: FlowSender
+    steps: StepStore | None = None
 
     def background(self) -> list[Coroutine[Any, Any, None]]:
         return [self._forget_deleted_runs(), self.flow.send_forever(),
@@ -31,9 +33,13 @@ class TriggerParts:
         while True:
             await asyncio.sleep(CLEANUP_INTERVAL_SECONDS)
             self.store.forget_runs_gone()
+            if self.steps is not None:
+                self.steps.forget_runs_gone()
 
     def close(self) -> None:
         self.store.close()
+        if self.steps is not None:
+            self.steps.close()
 
 
 def connect_triggers(runtime: Runtime, settings: TriggerSettings,
@@ -42,13 +48,14 @@ def connect_triggers(runtime: Runtime, settings: TriggerSettings,
     job = runtime.settings
     store = TriggerStore(job.data_dir / "runs.db", runtime.store.clock)
     # Also without targets: hand-offs left pending by an earlier configuration get settled.
-    flow = FlowSender(job.job_name, settings, store, job.credential_value(), metrics)
+    flow = FlowSender(job.job_name, settings, store, job.credentials_to_mask(), metrics)
     flow.recover(runtime.store)
+    steps = StepStore(job.data_dir / "runs.db") if job.workflow is not None else None
     runtime.dispatcher.events = RunEvents(
         runs=runtime.store, triggers=store, metrics=metrics, flow=flow,
-        keep_carried_state=job.trigger == CRON,
+        keep_carried_state=job.trigger == CRON, steps=steps,
     )
     metrics.bind(queued=lambda: runtime.store.count(Status.QUEUED),
                  running=lambda: runtime.dispatcher.running,
                  pending_callbacks=store.pending_count)
-    return TriggerParts(store=store, flow=flow)
+    return TriggerParts(store=store, flow=flow, steps=steps)

@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 import yaml
 
-from osc_operator import api, api_webhook, crdgen
+from osc_operator import api, api_webhook, api_workflow, crdgen
 
 ROOT = Path(__file__).resolve().parents[2]
 ONE_OF_RULE = re.compile(r"^\[(has\(self\.\w+\)(, )?)+\]\.exists_one\(x, x\)$")
@@ -67,7 +67,44 @@ def _one_api_key_secret(webhook: dict[str, Any]) -> bool:
     return "authSecretRef" not in webhook or own is None
 
 
+def _edges_known(spec: dict[str, Any]) -> bool:
+    names = {step["name"] for step in spec.get("steps") or []}
+    return "edges" not in spec or ("steps" in spec and all(
+        edge["from"] in names | {"trigger"} and edge["to"] in names for edge in spec["edges"]))
+
+
+def _one_start(spec: dict[str, Any]) -> bool:
+    return "steps" not in spec or ("edges" in spec and sum(
+        edge["from"] == "trigger" for edge in spec["edges"]) == 1)
+
+
+def _unique_steps(spec: dict[str, Any]) -> bool:
+    names = [step["name"] for step in spec.get("steps") or []]
+    return len(names) == len(set(names))
+
+
+def _workflow_alone(spec: dict[str, Any]) -> bool:
+    if "steps" in spec:
+        return "adaptor" not in spec and "credential" not in spec
+    return "adaptor" in spec
+
+
+def _js_safe(edge: dict[str, Any]) -> bool:
+    return "expression" not in edge or not re.search(api_workflow.JS_FORBIDDEN_PATTERN,
+                                                     edge["expression"])
+
+
 KNOWN_RULES = {  # CEL rule → its Python equivalent
+    api_workflow.UNIQUE_STEPS["rule"]: _unique_steps,
+    api_workflow.EDGES_KNOWN["rule"]: _edges_known,
+    api_workflow.ONE_START["rule"]: _one_start,
+    api_workflow.WORKFLOW_ALONE["rule"]: _workflow_alone,
+    api_workflow.NOT_START_NAME["rule"]: lambda step: step["name"] != "trigger",
+    api_workflow.JS_HAS_EXPRESSION["rule"]: lambda edge: (edge.get("condition") == "js") == (
+        "expression" in edge),
+    api_workflow.JS_SAFE["rule"]: _js_safe,
+    api_workflow.NOT_TO_START["rule"]: lambda edge: edge["to"] != "trigger" and (
+        edge["from"] != edge["to"]),
     api.NOT_RESERVED_ENV["rule"]: _env_allowed,
     api.NO_KEY_WHEN_OPEN["rule"]: _no_key_when_open,
     api.EPHEMERAL_ALONE["rule"]: _ephemeral_alone,
@@ -199,8 +236,8 @@ BAD_REGISTRIES = ["ftp://npm.example.com/", "npm.example.com", "https://user:pas
 SECRET_REF = {"name": "senders", "key": "users"}
 INVALID = {
     "job and jobFrom": (with_spec(jobFrom={"configMapKeyRef": {"name": "a", "key": "b"}}),
-                        "set exactly one of: job, jobFrom"),
-    "neither job nor jobFrom": (with_spec(job=None), "set exactly one of: job, jobFrom"),
+                        "set exactly one of: job, jobFrom, steps"),
+    "neither job nor jobFrom": (with_spec(job=None), "set exactly one of: job, jobFrom, steps"),
     "two triggers": (with_spec(trigger={"webhook": {}, "cron": {"schedule": "* * * * *"}}),
                      "set exactly one of: webhook, cron, flow"),
     "no trigger kind": (with_spec(trigger={}), "set exactly one of: webhook, cron, flow"),
@@ -222,7 +259,7 @@ INVALID = {
         "schedule": "@daily", "timeZone": "Europe/ Berlin"}}), "does not match"),
     "time zone Local": (with_spec(trigger={"cron": {"schedule": "@daily", "timeZone": "Local"}}),
                         "name a time zone, not Local"),
-    "no adaptor": (with_spec(adaptor=None), "'adaptor' is a required"),
+    "no adaptor": (with_spec(adaptor=None), "a single job needs spec.adaptor"),
     "zero concurrency": (with_spec(concurrency=0), "less than the minimum"),
     **{f"registry {url}": (with_spec(adaptorInstall={"registry": url}), "does not match")
        for url in BAD_REGISTRIES},

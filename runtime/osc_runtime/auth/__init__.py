@@ -99,7 +99,7 @@ def secret_values(settings: Settings) -> list[str]:
     """Every secret value a body might echo: the credential's, the keys, passwords, secrets."""
     from osc_runtime.scrub import credential_values
 
-    values = credential_values(settings.credential_value()) + settings.keys()
+    values = credential_values(settings.credentials_to_mask()) + settings.keys()
     if settings.basic_auth_path is not None:
         values += [line.partition(":")[2] for line in settings.basic_auth_lines()]
     if settings.signature is not None:

@@ -25,6 +25,7 @@ from osc_runtime.settings import Settings, SettingsError, load
 _NOT_NEEDED = {
     "job": "",
     "job_path": None,
+    "workflow_path": None,
     "auth": "none",
     "api_keys": None,
     "api_keys_path": None,

@@ -117,6 +117,8 @@ function clearRun(id) {
   delete $("retry").dataset.runId;
   $("retry-result").textContent = "";
   for (const part of ["run-input", "run-log", "run-state"]) $(part).textContent = "";
+  $("run-steps").replaceChildren();
+  $("run-steps-part").hidden = true;
   $("run-input-type").textContent = "";
 }
 
@@ -163,6 +165,7 @@ async function loadRun(id, { keepResult = false } = {}) {
   $("run-details").hidden = false;
   $("run-id").textContent = run.run_id;
   showFacts($("run-facts"), run);
+  showSteps(run.steps);
   const finished = !["queued", "running", "retrying"].includes(run.status);
   $("retry").hidden = !finished;
   $("retry").dataset.runId = run.run_id;
@@ -175,6 +178,28 @@ async function loadRun(id, { keepResult = false } = {}) {
   $("run-log").textContent = log.ok ? await log.text() : "(no log yet)";
   $("run-state").textContent = run.final_state === undefined || run.final_state === null
     ? "(none)" : JSON.stringify(run.final_state, null, 2);
+}
+
+// A workflow's steps as they ran (GET /runs/{id} lists them; a single job has none).
+function showSteps(steps) {
+  $("run-steps-part").hidden = !steps || steps.length === 0;
+  for (const step of steps || []) {
+    const row = document.createElement("tr");
+    const cells = [step.name, "", "", stepDuration(step), step.error || ""];
+    for (const text of cells) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.append(cell);
+    }
+    row.children[1].replaceChildren(statusBadge(step.status));
+    row.children[2].replaceChildren(timeElement(step.started_at));
+    $("run-steps").append(row);
+  }
+}
+
+function stepDuration(step) {
+  if (!step.started_at || !step.finished_at) return "";
+  return seconds((Date.parse(step.finished_at) - Date.parse(step.started_at)) / 1000);
 }
 
 // The body as the inbox received it (credential values masked by the runtime), with its type.

@@ -26,6 +26,8 @@ class RunResult:
     error: str | None = None
     # The job's final state with `configuration` removed; only on success.
     final_state: Any = None
+    # A workflow's steps as they ran (osc_runtime.workflow.outcome.StepRecord); None for a job.
+    steps: list[Any] | None = None
 
 
 class Engine(Protocol):

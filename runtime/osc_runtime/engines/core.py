@@ -35,12 +35,17 @@ PR_SET_PDEATHSIG = 1
 
 
 class CoreRunner:
-    def __init__(self, settings: Settings, adaptor: ResolvedAdaptor) -> None:
+    """Runs OSC_JOB; a workflow's core engine (core_workflow.py) makes one per step, with the
+    step's `code` and its own `job_file`."""
+
+    def __init__(self, settings: Settings, adaptor: ResolvedAdaptor, *,
+                 code: str | None = None, job_file: str = "job.js") -> None:
         self.settings = settings
         self.adaptor = adaptor
         self.core_bin = settings.node_modules / "@openfn" / "core" / "bin" / "core"
         self.work_dir = (settings.data_dir / "work").resolve()
-        self.job_file = self.work_dir / "job.js"
+        self.job_file = self.work_dir / job_file
+        self._code = code
         self.positions: dict[int, tuple[int, int]] = {}  # see engines/prepare.py
 
     async def start(self) -> None:
@@ -52,7 +57,8 @@ class CoreRunner:
         # A runtime killed mid-run leaves state files (with the credential) behind: remove them.
         for leftover in [*self.work_dir.glob("*.state.json"), *self.work_dir.glob("*.out.json")]:
             leftover.unlink(missing_ok=True)
-        job = await prepare_core_job(self.settings, self.adaptor, self.settings.job_code())
+        code = self._code if self._code is not None else self.settings.job_code()
+        job = await prepare_core_job(self.settings, self.adaptor, code)
         self.job_file.write_text(job.source, encoding="utf-8")
         self.positions = job.positions
 
@@ -60,11 +66,19 @@ class CoreRunner:
         pass
 
     async def run(self, state: dict[str, Any], *, log_path: Path, timeout: float) -> RunResult:
-        scrubber = Scrubber(state.get("configuration"))
+        log = RunLog(log_path, self.settings.max_log_bytes, echo=self.settings.log_job_output)
+        try:
+            return await self.execute(state, log=log, scrubber=Scrubber(state.get("configuration")),
+                                      timeout=timeout)
+        finally:
+            log.close()
+
+    async def execute(self, state: dict[str, Any], *, log: RunLog, scrubber: Scrubber,
+                      timeout: float) -> RunResult:
+        """One core process on `state`, its output into `log` (masked by `scrubber`)."""
         name = uuid.uuid4().hex
         state_file = self.work_dir / f"{name}.state.json"
         output_file = self.work_dir / f"{name}.out.json"
-        log = RunLog(log_path, self.settings.max_log_bytes, echo=self.settings.log_job_output)
         try:
             _write_private(state_file, json.dumps(state))
             exit_code, timed_out, stderr_tail = await self._execute(
@@ -75,7 +89,6 @@ class CoreRunner:
         finally:
             state_file.unlink(missing_ok=True)
             output_file.unlink(missing_ok=True)
-            log.close()
 
     def _command(self, state_file: Path, output_file: Path) -> list[str]:
         return [

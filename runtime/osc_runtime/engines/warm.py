@@ -30,6 +30,8 @@ from osc_runtime.masked_output import MaskedStream
 from osc_runtime.runlog import RunLog
 from osc_runtime.scrub import Scrubber
 from osc_runtime.settings import Settings
+from osc_runtime.workflow.outcome import StepLines, StepRecord, run_failure
+from osc_runtime.workflow.plan import Plan
 
 DEFAULT_MAX_RUNS = 500
 DEFAULT_MAX_RSS_BYTES = 256 * 1024 * 1024
@@ -42,14 +44,19 @@ class WarmEngine:
     def __init__(
         self,
         settings: Settings,
-        adaptor: ResolvedAdaptor,
+        adaptor: ResolvedAdaptor | None,
         *,
+        plan: Plan | None = None,
+        adaptors: dict[str, ResolvedAdaptor] | None = None,
         workers: int | None = None,
         max_runs: int = DEFAULT_MAX_RUNS,
         max_rss_bytes: int = DEFAULT_MAX_RSS_BYTES,
     ) -> None:
+        """`plan` and `adaptors` (by spec) run a workflow: @openfn/runtime's execution plan."""
         self.settings = settings
         self.adaptor = adaptor
+        self.plan = plan
+        self.adaptors = adaptors or {}
         self.size = workers or settings.concurrency
         self.max_runs = max_runs
         self.max_rss_bytes = max_rss_bytes
@@ -63,7 +70,7 @@ class WarmEngine:
         self._job_code = ""
 
     async def start(self) -> None:
-        self._job_code = self.settings.job_code()
+        self._job_code = self.settings.job_code() if self.plan is None else ""
         workers = await asyncio.gather(
             *(self._spawn() for _ in range(self.size)), return_exceptions=True
         )
@@ -80,7 +87,8 @@ class WarmEngine:
             raise JobInvalid(compile_error)
 
     async def run(self, state: dict[str, Any], *, log_path: Path, timeout: float) -> RunResult:
-        scrubber = Scrubber(state.get("configuration"))
+        masked = state.get("configuration") if self.plan is None else self.plan.credentials()
+        scrubber = Scrubber(masked)
         log = RunLog(log_path, self.settings.max_log_bytes, echo=self.settings.log_job_output)
         try:
             worker = await self._acquire()
@@ -88,7 +96,8 @@ class WarmEngine:
             log.close()
             return RunResult(Outcome.CRASHED, None, f"no node worker could be started: {error}")
         try:
-            log.write(_banner(self.adaptor, worker))
+            log.write(_banner(self.adaptor, worker) if self.plan is None
+                      else _workflow_banner(worker))
             return await self._run_on(worker, state, log, scrubber, timeout)
         finally:
             try:  # the worker lives on; what this run started in it does not
@@ -109,28 +118,49 @@ class WarmEngine:
         self, worker: WarmWorker, state: dict, log: RunLog, scrubber: Scrubber, timeout: float
     ) -> RunResult:
         masked = MaskedStream(scrubber)
+        seen = StepLines()  # a workflow's steps so far, should the worker be lost mid-run
+
+        def passed_on(text: str) -> None:
+            log.write(text)
+            if self.plan is not None:
+                seen.feed(text)
 
         def sink(output: bytes) -> None:
-            log.write(masked.feed(output))
+            passed_on(masked.feed(output))
 
         try:
-            return await self._attempt(worker, state, sink, scrubber, timeout)
+            return await self._attempt(worker, state, sink, scrubber, timeout, seen)
         finally:
-            log.write(masked.flush())
+            passed_on(masked.flush())
 
     async def _attempt(self, worker: WarmWorker, state: dict, sink: Callable[[bytes], None],
-                       scrubber: Scrubber, timeout: float) -> RunResult:
+                       scrubber: Scrubber, timeout: float, seen: StepLines) -> RunResult:
         try:
             reply = await asyncio.wait_for(worker.run(next(self._run_ids), state, sink), timeout)
         except TimeoutError:
             exit_code = await worker.close()
-            return RunResult(Outcome.TIMED_OUT, exit_code, f"the run took longer than {timeout:g} s")
+            error = seen.lost(f"the run took longer than {timeout:g} s", "timed_out")
+            return RunResult(Outcome.TIMED_OUT, exit_code, error, steps=seen.steps())
         except WorkerLost as lost:
-            return RunResult(Outcome.CRASHED, lost.returncode, str(lost))
+            return RunResult(Outcome.CRASHED, lost.returncode, seen.lost(str(lost), "crashed"),
+                             steps=seen.steps())
         except asyncio.CancelledError:
             worker.kill()  # shutdown mid-run: the worker's state is unknown
             raise
-        return _result(reply, scrubber)
+        return _result(reply, scrubber) if self.plan is None else _workflow_result(
+            self.plan, reply, scrubber)
+
+    def _workflow_setup(self) -> dict[str, Any]:
+        """The plan as worker.mjs takes it: every step with its adaptor's folder and its own
+        credential (sent over the worker's stdin, never written anywhere)."""
+        steps = [{"name": step.name, "expression": step.expression, "credential": step.credential,
+                  "adaptor": {"name": self.adaptors[step.adaptor].name,
+                              "path": str(self.adaptors[step.adaptor].path)}}
+                 for step in self.plan.steps]
+        edges = [{"from": edge.source, "to": edge.target, "condition": edge.condition,
+                  "expression": edge.expression, "enabled": edge.enabled}
+                 for edge in self.plan.edges]
+        return {"steps": steps, "edges": edges}
 
     async def _acquire(self) -> WarmWorker:
         worker = await self._idle.get()
@@ -176,7 +206,13 @@ class WarmEngine:
                 logger.warning("a warm node worker failed to start: %s", error)
 
     async def _spawn(self) -> WarmWorker:
-        worker = WarmWorker(self.settings, self.adaptor, self._job_code)
+        if self.plan is None:
+            worker = WarmWorker(self.settings, self.adaptor, self._job_code)
+        else:
+            node_path = tuple(dict.fromkeys(path for adaptor in self.adaptors.values()
+                                            for path in adaptor.node_path))
+            worker = WarmWorker(self.settings, None, "", workflow=self._workflow_setup(),
+                                node_path=node_path)
         self._live.add(worker)
         try:
             await worker.start()
@@ -202,3 +238,26 @@ def _result(reply: dict, scrubber: Scrubber) -> RunResult:
         return RunResult(Outcome.SUCCESS, 0, None, scrubber.final_state(reply.get("state")))
     error = scrubber.text(str(reply.get("error") or "no error message"))
     return RunResult(Outcome.FAILED, reply.get("exitCode", 1), error)
+
+
+def _workflow_banner(worker: WarmWorker) -> str:
+    versions = worker.versions
+    return (f"osc warm engine: a workflow of {versions.get('adaptor')} on @openfn/runtime "
+            f"{versions.get('runtime')} (Node.js {versions.get('node')})\n")
+
+
+def _workflow_result(plan: Plan, reply: dict, scrubber: Scrubber) -> RunResult:
+    """The run's outcome from its steps (Lightning's rule, workflow/outcome.py)."""
+    steps = [StepRecord(name=str(item["name"]), status=str(item.get("status") or "failed"),
+                        started_at=float(item["started_at"]),
+                        finished_at=item.get("finished_at"),
+                        error=scrubber.text(item["error"]) if item.get("error") else None)
+             for item in reply.get("steps") or []]
+    if reply.get("outcome") != "success":
+        error = scrubber.text(str(reply.get("error") or "no error message"))
+        return RunResult(Outcome.FAILED, reply.get("exitCode", 1), error, steps=steps)
+    failure = run_failure(plan, steps)
+    if failure is not None:
+        return RunResult(Outcome.FAILED, 1, f"step {failure.name}: {failure.error}", steps=steps)
+    return RunResult(Outcome.SUCCESS, 0, None, scrubber.final_state(reply.get("state")),
+                     steps=steps)

@@ -45,10 +45,17 @@ def describe_exit(returncode: int | None) -> str:
 
 
 class WarmWorker:
-    def __init__(self, settings: Settings, adaptor: ResolvedAdaptor, job_code: str) -> None:
+    def __init__(self, settings: Settings, adaptor: ResolvedAdaptor | None, job_code: str,
+                 workflow: dict[str, Any] | None = None,
+                 node_path: tuple[Path, ...] | None = None) -> None:
+        """`workflow`: a plan for worker.mjs (steps with their resolved adaptors and
+        credentials, edges) instead of `adaptor` and `job_code`; `node_path` then covers
+        every step's adaptor."""
         self.settings = settings
         self.adaptor = adaptor
         self.job_code = job_code
+        self.workflow = workflow
+        self.node_path = node_path if node_path is not None else adaptor.node_path
         self.runs = 0
         self.rss = 0
         self.dirty = False  # a stray error or a lost run: do not reuse
@@ -85,12 +92,14 @@ class WarmWorker:
         processes.roots.add(self._process.pid)
         self._control = await _reader(read_end)
         self._pump = asyncio.create_task(self._pump_output())
-        await self._send({
-            "nodeModules": str(self.settings.node_modules),
-            "adaptor": {"name": self.adaptor.name, "path": str(self.adaptor.path)},
-            "job": self.job_code,
-            "marker": self._marker,
-        })  # fmt: skip
+        setup: dict[str, Any] = {"nodeModules": str(self.settings.node_modules),
+                                 "marker": self._marker}
+        if self.workflow is not None:
+            setup["workflow"] = self.workflow
+        else:
+            setup["adaptor"] = {"name": self.adaptor.name, "path": str(self.adaptor.path)}
+            setup["job"] = self.job_code
+        await self._send(setup)
         ready = await asyncio.wait_for(self._receive(), READY_TIMEOUT)
         self.versions = ready["versions"]
         self.compile_error: str | None = ready.get("compileError")
@@ -157,10 +166,11 @@ class WarmWorker:
                 self._deliver(pending[:found])
                 pending = pending[pending.index(b"\n", found) + 1 :]
                 self._ended.set()
-            # Keep what may be the start of a marker cut by this read.
-            keep = len(marker) + 24 if pending.find(marker) < 0 else len(pending)
-            self._deliver(pending[: max(len(pending) - keep, 0)])
-            pending = pending[max(len(pending) - keep, 0) :]
+            # Keep only what may be the start of a marker cut by this read: the rest goes on at
+            # once (a run lost to a timeout must not take its last line with it).
+            keep = _held(pending, marker)
+            self._deliver(pending[: len(pending) - keep])
+            pending = pending[len(pending) - keep :]
         self._deliver(pending)
         self._ended.set()
 
@@ -171,7 +181,7 @@ class WarmWorker:
     def _environment(self) -> dict[str, str]:
         # The job must not see the runtime's own secrets (API keys, the raw credential).
         env = {key: value for key, value in os.environ.items() if not key.startswith("OSC_")}
-        env["NODE_PATH"] = os.pathsep.join(str(path) for path in self.adaptor.node_path)
+        env["NODE_PATH"] = os.pathsep.join(str(path) for path in self.node_path)
         env[processes.RUN_TAG_VARIABLE] = self.tag
         return env
 
@@ -179,6 +189,17 @@ class WarmWorker:
         work_dir = self.settings.data_dir / "work"
         work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         return work_dir
+
+
+def _held(pending: bytes, marker: bytes) -> int:
+    """How many bytes at the end of `pending` may belong to a marker not complete yet."""
+    found = pending.find(marker)
+    if found >= 0:
+        return len(pending) - found  # the marker, waiting for the end of its line
+    for size in range(min(len(marker) - 1, len(pending)), 0, -1):
+        if pending.endswith(marker[:size]):
+            return size
+    return 0
 
 
 async def _reader(fd: int) -> asyncio.StreamReader:

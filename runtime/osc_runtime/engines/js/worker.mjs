@@ -4,9 +4,11 @@
 // `node --experimental-vm-modules worker.mjs <control-fd> <work-dir>` (it runs in <work-dir>).
 // Protocol (newline-delimited JSON):
 //   stdin, first line   {nodeModules, adaptor: {name, path}, job, marker}
+//                       or, for a workflow, {nodeModules, workflow: {steps, edges}, marker}
+//                       (steps: {name, adaptor: {name, path}, expression, credential})
 //   control fd          {type: "ready", compileError, versions}
 //   stdin, then         {id, state}                       one run at a time
-//   control fd          {type: "result", id, outcome, state?, error?, rss, dirty}
+//   control fd          {type: "result", id, outcome, state?, error?, steps?, rss, dirty}
 // What the job prints goes to stdout/stderr as under core; after each run the worker writes
 // `marker + id + "\n"` to stdout so the engine knows the run's output is complete.
 // The credential arrives inside `state` over the pipe and is never written anywhere.
@@ -17,6 +19,7 @@ import readline from 'node:readline';
 import { pathToFileURL } from 'node:url';
 
 import { compileWithLines } from './compile.mjs';
+import { executionPlan, prepareSteps, stepTracker } from './workflow.mjs';
 
 const controlFd = Number(process.argv[2]);
 const send = (message) => fs.writeSync(controlFd, JSON.stringify(message) + '\n');
@@ -44,11 +47,12 @@ function exportNames(exports) {
   return Object.keys(target);
 }
 
-async function prepare({ nodeModules, adaptor, job }) {
+async function prepare({ nodeModules, adaptor, job, workflow }) {
   const runtime = await importPackage(nodeModules, '@openfn/runtime');
   const acorn = (await importPackage(nodeModules, 'acorn')).module;
   const walk = (await importPackage(nodeModules, 'acorn-walk')).module;
   runtime.module.registerEsmHook(); // once, not on every run
+  if (workflow) return prepareWorkflow(runtime, workflow, { acorn, walk });
   const entry = await runtime.module.getModuleEntryPoint(adaptor.name, adaptor.path);
   const names = exportNames(await import(pathToFileURL(entry.path).href));
   const prepared = { run: runtime.module.default, source: null, compileError: null, jobLines: [] };
@@ -70,6 +74,40 @@ async function prepare({ nodeModules, adaptor, job }) {
   return prepared;
 }
 
+async function prepareWorkflow(runtime, workflow, tools) {
+  const prepared = await prepareSteps(runtime, workflow, tools, exportNames);
+  return {
+    run: runtime.module.default,
+    workflow: prepared,
+    compileError: prepared.compileError ?? null,
+    options: {
+      logger: silentLogger,
+      linker: { modules: {} }, // each step links its own adaptor
+      globals: { testMode: undefined },
+      disableEsmHook: true,
+      statePropsToRemove: ['configuration'],
+    },
+    versions: { runtime: runtime.version, node: process.version,
+                adaptor: (prepared.steps ?? []).map((s) => `${s.adaptor.name}@${s.version}`).join(', ') },
+  };
+}
+
+// One run of the plan. A step's failure is not the run's: @openfn/runtime goes on along the
+// edges, and osc decides the run's status from the steps (workflow/outcome.py).
+async function executeWorkflow(job, state) {
+  if (job.compileError) return { outcome: 'failed', error: job.compileError };
+  const tracker = stepTracker(job.workflow, describe);
+  try {
+    const final = await job.run(executionPlan(job.workflow), state,
+                                { ...job.options, callbacks: { notify: tracker.notify } });
+    return { outcome: 'success', state: final ?? null, steps: tracker.records };
+  } catch (error) {
+    const message = describe(error);
+    tracker.abandon(message);
+    return { outcome: 'failed', error: message, stack: error?.stack, steps: tracker.records };
+  }
+}
+
 // The error's own message, with its type ("ReferenceError: x is not defined"): @openfn/runtime
 // already words its RuntimeError/RuntimeCrash so; JobError and AdaptorError wrap an Error.
 function describe(error, jobLines = []) {
@@ -88,6 +126,7 @@ function where(error, jobLines) {
 }
 
 async function execute(job, state) {
+  if (job.workflow) return executeWorkflow(job, state);
   if (job.compileError) return { outcome: 'failed', error: job.compileError };
   let jobError = null;
   const notify = (event, payload) => {
