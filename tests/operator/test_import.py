@@ -190,3 +190,26 @@ def test_the_imported_workflow_runs_each_step_with_its_own_credential(
     shown = json.dumps([big, failing]) + log
     assert not [token for values in TOKENS.values() for token in values.values()
                 if token in shown]
+
+
+def test_a_broken_project_file_is_reported_without_its_lines(tmp_path: Path) -> None:
+    """PyYAML's own message quotes the line at fault: here, a credential's value."""
+    (tmp_path / "project.yaml").write_text(
+        f"credentials:\n  c:\n    password: {PASSWORD}: [oops\njobs: {{}}\n")
+    answer = osc("import", tmp_path, "-o", tmp_path / "out")
+    assert answer.returncode == 2
+    assert "not YAML (mapping values are not allowed here at line 3" in answer.stderr
+    assert PASSWORD not in answer.stdout + answer.stderr
+
+
+def test_credential_values_written_in_place_of_a_name_are_never_printed(tmp_path: Path) -> None:
+    project = {"jobs": {"job-1": {"expression": "fn(s => s)", "adaptor": "@openfn/language-common",
+                                  "trigger": "t", "credential": {"password": PASSWORD}}},
+               "triggers": {"t": {"criteria": '{"a": 1}'}}}
+    (tmp_path / "project.yaml").write_text(yaml.safe_dump(project))
+    answer = osc("import", tmp_path, "-o", tmp_path / "out", "--check")
+    assert answer.returncode == 1, answer.stderr
+    assert ("NOT TRANSLATED: jobs.job-1: credential (values, not a name) is not in credentials"
+            in answer.stdout)
+    assert PASSWORD not in answer.stdout + answer.stderr
+    assert "credential" not in documents(tmp_path / "out")["OpenFnJob/job-1"]["spec"]

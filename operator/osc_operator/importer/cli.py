@@ -52,10 +52,18 @@ def read_project(path: Path) -> tuple[dict[str, Any], Path]:
     except OSError as error:
         raise ImportFailed(f"{path}: {error.strerror}") from None
     except yaml.YAMLError as error:
-        raise ImportFailed(f"{path}: not YAML ({error})") from None
+        raise ImportFailed(f"{path}: not YAML ({_where(error)})") from None
     if not isinstance(project, dict):
         raise ImportFailed(f"{path}: not an OpenFn project (expected a YAML mapping)")
     return project, path.parent
+
+
+def _where(error: yaml.YAMLError) -> str:
+    """The problem and its place, not PyYAML's own text: that quotes the line, which may hold
+    a credential's value."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or "cannot be parsed"
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
 def translate(project: dict[str, Any], folder: Path, namespace: str | None,

@@ -15,7 +15,8 @@ from typing import Any
 
 from osc_operator.importer import workflow_spec
 from osc_operator.importer.manifests import (CREDENTIAL_KEY, Names, Output, adaptor_spec,
-                                              credential_ref, openfnjob, plural, secret)
+                                              credential_ref, credential_shown, openfnjob,
+                                              plural, secret)
 from osc_operator.importer.report import Report
 
 CONDITIONS = {"always": "always", "on_job_success": "on_success",
@@ -129,10 +130,11 @@ def _step(job_key: str, job: dict[str, Any], name: str, folder: Path, secrets: d
                                   "workflow was not imported")
             return None
     credential = job.get("credential")
-    if credential is not None and credential not in secrets:
-        report.not_translated(where, f"credential {credential!r} is not in the project's "
-                              "credentials: imported without it")
-    ref = credential_ref(secrets[credential]) if credential in secrets else None
+    known = isinstance(credential, str) and credential in secrets
+    if credential is not None and not known:
+        report.not_translated(where, f"credential {credential_shown(credential)} is not in the "
+                              "project's credentials: imported without it")
+    ref = credential_ref(secrets[credential]) if known else None
     return workflow_spec.step(name, adaptor, str(body or "fn(state => state);"), ref)
 
 

@@ -68,6 +68,11 @@ def credential_ref(name: str) -> dict[str, Any]:
     return {"secretRef": {"name": name, "key": CREDENTIAL_KEY}}
 
 
+def credential_shown(credential: Any) -> str:
+    """A job's `credential` for the terminal: its name, never values written in its place."""
+    return repr(credential) if isinstance(credential, str) else "(values, not a name)"
+
+
 def adaptor_spec(adaptor: Any) -> str | None:
     """An OpenFn adaptor as osc names it: `@latest` (a tag) is no version at all, which
     takes the runtime's bundled version or npm's latest. None when it is no package spec."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from osc_operator.importer import workflow_spec
 from osc_operator.importer.manifests import (Names, Output, adaptor_spec, credential_ref,
-                                              openfnjob, secret)
+                                              credential_shown, openfnjob, secret)
 from osc_operator.importer.report import Report
 
 FOLLOWS = {"success": "on_success", "failure": "on_failure"}
@@ -141,10 +141,11 @@ def _job_output(root: str, chain: list[tuple[str, str | None, str | None]],
                                   f"an npm package name: the chain of {root} was not imported")
             return None
         credential = jobs[key].get("credential")
-        if credential is not None and credential not in secrets:
-            report.not_translated(f"jobs.{key}", f"credential {credential!r} is not in "
-                                  "credentials: imported without it")
-        ref = credential_ref(secrets[credential]) if credential in secrets else None
+        known = isinstance(credential, str) and credential in secrets
+        if credential is not None and not known:
+            report.not_translated(f"jobs.{key}", f"credential {credential_shown(credential)} "
+                                  "is not in credentials: imported without it")
+        ref = credential_ref(secrets[credential]) if known else None
         parts[key] = (adaptor, str(jobs[key].get("expression") or ""), ref)
     name = names.make(root)
     if len(chain) == 1:
