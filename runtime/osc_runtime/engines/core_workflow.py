@@ -22,8 +22,9 @@ from osc_runtime.engines.core import CoreRunner
 from osc_runtime.runlog import RunLog
 from osc_runtime.scrub import Scrubber
 from osc_runtime.settings import Settings
-from osc_runtime.workflow.outcome import (StepRecord, final_state, fixed_condition, now,
-                                          run_failure, step_log_line, step_state, with_error)
+from osc_runtime.workflow.outcome import (StepRecord, crashes_the_run, final_state,
+                                          fixed_condition, now, run_failure, step_log_line,
+                                          step_state, with_error)
 from osc_runtime.workflow.plan import Plan
 
 CONDITION_SCRIPT = Path(__file__).with_name("js") / "condition.mjs"
@@ -32,6 +33,20 @@ CONDITION_TIMEOUT = 30.0  # node's start on a busy host; each expression has 1 s
 
 class ConditionFailed(RuntimeError):
     """A JS edge condition threw: the run fails, as @openfn/runtime's EdgeConditionError."""
+
+
+def _stopped(result: RunResult, record: StepRecord,
+             records: list[StepRecord]) -> RunResult | None:
+    """The run's end right after this step: a timeout, a crash of node, or a crash of the job
+    as @openfn/runtime counts one (workflow/outcome.py); None when the walk goes on."""
+    if result.outcome in (Outcome.TIMED_OUT, Outcome.CRASHED):
+        outcome = result.outcome
+    elif result.outcome is not Outcome.SUCCESS and crashes_the_run(result.error):
+        outcome = Outcome.FAILED
+    else:
+        return None
+    return RunResult(outcome, result.exit_code, f"step {record.name}: {record.error}",
+                     steps=records)
 
 
 class CoreWorkflowRunner:
@@ -84,9 +99,8 @@ class CoreWorkflowRunner:
             records.append(record)
             exit_codes[name] = result.exit_code
             log.write(step_log_line(record))
-            if result.outcome in (Outcome.TIMED_OUT, Outcome.CRASHED):
-                return RunResult(result.outcome, result.exit_code,
-                                 f"step {name}: {record.error}", steps=records)
+            if (stopped := _stopped(result, record, records)) is not None:
+                return stopped
             failed = result.outcome is not Outcome.SUCCESS
             output = with_error(upstream, name, result.error) if failed else result.final_state
             try:

@@ -5,6 +5,7 @@
   step's output state. A disabled edge is never followed.
 - A step gets its upstream's output state (without `configuration`) with its own credential as
   `configuration`. After a failed step, its state carries `errors.<step>` (type, message).
+- A step's ReferenceError or SyntaxError is a crash: the run fails there, no edge followed.
 - The run fails when a step that ran failed and none of the steps it leads to ran (Lightning's
   ws-worker counts failures on leaf steps only: a failure handled by an `on_failure` step that
   ran does not fail the run). A timeout or crash fails it whatever ran.
@@ -79,6 +80,15 @@ def with_error(state: Any, step: str, error: str | None) -> dict[str, Any]:
                     "message": message}
     failed["errors"] = errors
     return failed
+
+
+CRASH_TYPES = ("ReferenceError", "SyntaxError")  # @openfn/runtime's assertRuntimeCrash
+
+
+def crashes_the_run(error: str | None) -> bool:
+    """Whether a step's error stops the whole workflow there, as @openfn/runtime does (and so
+    Lightning): a ReferenceError or SyntaxError is a crash, after which no edge is followed."""
+    return bool(error) and error.split(":", 1)[0].strip() in CRASH_TYPES
 
 
 def run_failure(plan: Plan, records: list[StepRecord]) -> StepRecord | None:

@@ -102,8 +102,7 @@ async function executeWorkflow(job, state) {
                                 { ...job.options, callbacks: { notify: tracker.notify } });
     return { outcome: 'success', state: final ?? null, steps: tracker.records };
   } catch (error) {
-    const message = describe(error);
-    tracker.abandon(message);
+    const message = tracker.abandon(error);
     return { outcome: 'failed', error: message, stack: error?.stack, steps: tracker.records };
   }
 }

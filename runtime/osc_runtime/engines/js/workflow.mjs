@@ -76,8 +76,19 @@ export function stepTracker(prepared, describe) {
       close(payload.jobId, 'failed', describe(payload.error, step?.jobLines));
     }
   };
+  // The run stopped (a crash such as a ReferenceError stops @openfn/runtime's whole plan):
+  // the run's error names the step it stopped in, with that step's own line. A step still
+  // open is closed as failed; one @openfn/runtime closed already (job-error) is the last one.
   const abandon = (error) => {
-    for (const jobId of Object.keys(open)) close(jobId, 'failed', error);
+    const jobId = Object.keys(open)[0];
+    if (jobId) {
+      const message = describe(error, byName[jobId]?.jobLines);
+      for (const id of Object.keys(open)) close(id, 'failed', message);
+      return `step ${byName[jobId]?.name ?? jobId}: ${message}`;
+    }
+    const last = records[records.length - 1];
+    if (last?.status === 'failed' && last.error) return `step ${last.name}: ${last.error}`;
+    return describe(error);
   };
   return { records, notify, abandon };
 }
