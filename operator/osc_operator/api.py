@@ -56,12 +56,13 @@ QUANTITY_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 1
                   "Ei": 2**60}
 SIZE_PATTERN = (r"^([1-9][0-9]*(\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)"
                 r"(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
-# SQLite on a ReadWriteOnce volume: one pod may open the run store, never two.
+# SQLite on a ReadWriteOnce volume: one pod may open the run store, never two (on PostgreSQL,
+# storage.postgres, any number may).
 ONE_POD_WITH_STORAGE = {"rule": "!has(self.storage) || (has(self.storage.ephemeral) && "
-                                "self.storage.ephemeral) || !has(self.replicas) || "
-                                "self.replicas <= 1",
+                                "self.storage.ephemeral) || has(self.storage.postgres) || "
+                                "!has(self.replicas) || self.replicas <= 1",
                         "message": "replicas must be 0 or 1 with storage (one pod owns the "
-                                   "ReadWriteOnce run store)"}
+                                   "ReadWriteOnce run store; storage.postgres allows more)"}
 
 
 # `spec.env` may not set what the operator sets (render.py, adaptor_install.py) nor what
@@ -69,7 +70,8 @@ ONE_POD_WITH_STORAGE = {"rule": "!has(self.storage) || (has(self.storage.ephemer
 RESERVED_ENV = (
     "OSC_JOB", "OSC_JOB_NAME", "OSC_ADAPTOR", "OSC_TRIGGER", "OSC_CREDENTIAL", "OSC_DATA_DIR",
     "OSC_HOST", "OSC_PORT", "OSC_RUN_TIMEOUT_SECONDS", "OSC_CONCURRENCY", "OSC_FILTER",
-    "OSC_ADAPTORS_DIR", "OSC_ADAPTOR_INSTALL", "OSC_TRIGGER_URL", "OSC_ON_INVALID_JOB")
+    "OSC_ADAPTORS_DIR", "OSC_ADAPTOR_INSTALL", "OSC_TRIGGER_URL", "OSC_ON_INVALID_JOB",
+    "OSC_DATABASE_URL")
 # The webhook methods (spec.trigger.webhook.auth, idempotencyFrom, acceptReply) are whole prefixes.
 RESERVED_ENV_PREFIXES = ("OSC_AUTH", "OSC_API_KEY", "OSC_FLOW_TARGETS", "OSC_BASIC_AUTH",
                          "OSC_SIGNATURE", "OSC_IDEMPOTENCY_FROM", "OSC_ACCEPT_")
@@ -327,8 +329,22 @@ EPHEMERAL_ALONE = {"rule": "!has(self.ephemeral) || !self.ephemeral || "
                    "message": "ephemeral takes no size or storageClassName (no claim is made)"}
 
 
+POSTGRES_ALONE = {"rule": "!has(self.postgres) || (!has(self.size) && "
+                          "!has(self.storageClassName) && !has(self.ephemeral))",
+                  "message": "postgres takes no size, storageClassName or ephemeral (the run "
+                             "store is in the database, no claim is made)"}
+
+
+class PostgresStorage(Model):
+    url_secret_ref: KeyRef = Field(description=(
+        "The Secret key holding the database's `postgresql://` URL (a CloudNativePG "
+        "`<cluster>-app` Secret's `uri` key works as it is); mounted as a file, and a change "
+        "rolls the pods."))
+
+
 class Storage(Model):
-    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [EPHEMERAL_ALONE]})
+    model_config = ConfigDict(json_schema_extra={
+        "x-kubernetes-validations": [EPHEMERAL_ALONE, POSTGRES_ALONE]})
 
     size: str | None = Field(
         None, description="Size of the PersistentVolumeClaim `<name>-data` holding the run "
@@ -342,6 +358,10 @@ class Storage(Model):
         None, description="`true`: keep the run store in an emptyDir on purpose (no claim): "
         "queued runs and history are lost whenever the pod is replaced (rollout, drain, "
         "eviction). The job reports Durable=False.")
+    postgres: PostgresStorage | None = Field(
+        None, description="The run store on PostgreSQL instead of a claim: the replicas share "
+        "it (each run is taken by one, and run again by another if its pod dies), so replicas "
+        "may be above 1 and pods roll one by one.")
 
     @field_validator("size")
     @classmethod
@@ -355,6 +375,9 @@ class Storage(Model):
     def _ephemeral_alone(self) -> Storage:
         if self.ephemeral and (self.size is not None or self.storage_class_name is not None):
             raise ValueError(EPHEMERAL_ALONE["message"])
+        if self.postgres is not None and (self.size is not None or self.ephemeral is not None
+                                          or self.storage_class_name is not None):
+            raise ValueError(POSTGRES_ALONE["message"])
         return self
 
     @property
@@ -397,7 +420,8 @@ class OpenFnJobSpec(Model):
     @model_validator(mode="after")
     def _one_job(self) -> OpenFnJobSpec:
         _set_exactly_one(self, "job", "jobFrom")
-        if self.storage is not None and not self.storage.ephemeral and self.replicas > 1:
+        if self.storage is not None and not self.storage.ephemeral \
+                and self.storage.postgres is None and self.replicas > 1:
             raise ValueError(ONE_POD_WITH_STORAGE["message"])
         return self
 

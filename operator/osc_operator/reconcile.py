@@ -179,7 +179,7 @@ def _place_store(client: kube.Kube, owner: dict[str, Any], spec: OpenFnJobSpec,
 def _live_claim(client: kube.Kube, name: str, namespace: str, spec: OpenFnJobSpec,
                 fresh: bool) -> dict[str, Any] | None:
     """The job's claim as it is, where it can matter: to grow it, or to keep using it."""
-    if fresh or (spec.storage is not None and spec.storage.ephemeral):
+    if fresh or (spec.storage is not None and (spec.storage.ephemeral or spec.storage.postgres)):
         return None
     if spec.storage is None and spec.replicas > 1:
         return None  # an emptyDir per pod whatever exists

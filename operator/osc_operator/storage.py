@@ -90,6 +90,10 @@ class Placement:
 def place(spec: OpenFnJobSpec, claim_exists: bool, default_class: Callable[[], str | None],
           ) -> Placement:
     """Where the run store goes. `default_class` is only asked when it matters."""
+    if spec.storage is not None and spec.storage.postgres is not None:
+        return Placement(spec, True, "PostgreSQL",
+                         "the run store is on PostgreSQL (spec.storage.postgres): queued runs "
+                         "and history survive pod replacement, and the replicas share them")
     if spec.storage is not None and spec.storage.ephemeral:
         return Placement(spec, False, "EphemeralStorage",
                          f"spec.storage.ephemeral: the run store is an emptyDir: {AT_RISK}")

@@ -40,7 +40,10 @@ def connect_triggers(runtime: Runtime, settings: TriggerSettings,
                      metrics: RuntimeMetrics) -> TriggerParts:
     """Give the dispatcher its run events; settle flow hand-offs a crash left undecided."""
     job = runtime.settings
-    store = TriggerStore(job.data_dir / "runs.db", runtime.store.clock)
+    if runtime.store.shared:  # PostgreSQL: the same database, shared by the replicas
+        store = TriggerStore(runtime.store.database, runtime.store.clock, shared=True)
+    else:
+        store = TriggerStore(job.data_dir / "runs.db", runtime.store.clock)
     # Also without targets: hand-offs left pending by an earlier configuration get settled.
     flow = FlowSender(job.job_name, settings, store, job.credential_value(), metrics)
     flow.recover(runtime.store)
