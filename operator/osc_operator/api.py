@@ -16,6 +16,8 @@ from typing import Any, Literal
 from croniter import croniter
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from osc_operator.api_autoscaling import (AUTOSCALING_NEEDS_POSTGRES, AUTOSCALING_OWNS_REPLICAS,
+                                          Autoscaling, check_autoscaling)
 from osc_operator.api_types import (DNS_SUBDOMAIN, KeyRef, Model, exactly_one_of,
                                     set_exactly_one as _set_exactly_one)
 from osc_operator.api_webhook import (IDEMPOTENCY_FROM_PATTERN, ONE_API_KEY_SECRET, AcceptReply,
@@ -71,7 +73,7 @@ RESERVED_ENV = (
     "OSC_JOB", "OSC_JOB_NAME", "OSC_ADAPTOR", "OSC_TRIGGER", "OSC_CREDENTIAL", "OSC_DATA_DIR",
     "OSC_HOST", "OSC_PORT", "OSC_RUN_TIMEOUT_SECONDS", "OSC_CONCURRENCY", "OSC_FILTER",
     "OSC_ADAPTORS_DIR", "OSC_ADAPTOR_INSTALL", "OSC_TRIGGER_URL", "OSC_ON_INVALID_JOB",
-    "OSC_DATABASE_URL")
+    "OSC_DATABASE_URL", "OSC_DATABASE_URL_PATH")
 # The webhook methods (spec.trigger.webhook.auth, idempotencyFrom, acceptReply) are whole prefixes.
 RESERVED_ENV_PREFIXES = ("OSC_AUTH", "OSC_API_KEY", "OSC_FLOW_TARGETS", "OSC_BASIC_AUTH",
                          "OSC_SIGNATURE", "OSC_IDEMPOTENCY_FROM", "OSC_ACCEPT_")
@@ -280,7 +282,8 @@ ENV_FIELDS = {"OSC_AUTH": "spec.trigger.webhook.allowUnauthenticated",
               "OSC_CONCURRENCY": "spec.concurrency", "OSC_JOB": "spec.job or spec.jobFrom",
               "OSC_ADAPTOR": "spec.adaptor", "OSC_FLOW_TARGETS": "a flow trigger on the other job",
               "OSC_NPMRC": "spec.adaptorInstall.npmrcSecretRef",
-              "OSC_JOB_NAME": "metadata.name"}
+              "OSC_JOB_NAME": "metadata.name",
+              "OSC_DATABASE_URL": "spec.storage.postgres.urlSecretRef"}
 
 
 class EnvVar(Model):
@@ -387,7 +390,8 @@ class Storage(Model):
 
 class OpenFnJobSpec(Model):
     model_config = ConfigDict(json_schema_extra={
-        "x-kubernetes-validations": [exactly_one_of("job", "jobFrom"), ONE_POD_WITH_STORAGE]})
+        "x-kubernetes-validations": [exactly_one_of("job", "jobFrom"), ONE_POD_WITH_STORAGE,
+                                     AUTOSCALING_NEEDS_POSTGRES, AUTOSCALING_OWNS_REPLICAS]})
 
     job: str | None = Field(None, min_length=1, description="The job expression, inline.")
     job_from: JobSource | None = Field(None, description="Where to read the job expression.")
@@ -416,6 +420,10 @@ class OpenFnJobSpec(Model):
         f"({DEFAULT_STORAGE_SIZE}) when the cluster has a default StorageClass; otherwise, with "
         "replicas above 1, or with `ephemeral: true`, the store is an emptyDir (Durable=False). "
         "The claim belongs to the OpenFnJob: deleting the job deletes its data.")
+    autoscaling: Autoscaling | None = Field(
+        None, description="Let an autoscaler set the number of pods, from minReplicas to "
+        "maxReplicas, on the queue (KEDA's ScaledObject when KEDA is installed, otherwise a "
+        "HorizontalPodAutoscaler on CPU). Needs storage.postgres; replicas is left out.")
 
     @model_validator(mode="after")
     def _one_job(self) -> OpenFnJobSpec:
@@ -423,6 +431,8 @@ class OpenFnJobSpec(Model):
         if self.storage is not None and not self.storage.ephemeral \
                 and self.storage.postgres is None and self.replicas > 1:
             raise ValueError(ONE_POD_WITH_STORAGE["message"])
+        on_postgres = self.storage is not None and self.storage.postgres is not None
+        check_autoscaling(self.autoscaling, on_postgres, self.replicas)
         return self
 
 

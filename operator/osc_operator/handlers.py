@@ -126,8 +126,8 @@ def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any,
         raise _tagged(kopf.TemporaryError(str(error), delay=delay), "ChildFailed")
     _post_changes(body, outcome.changes, logger)
     if (body.get("status") or {}).get("observedGeneration") != body["metadata"].get("generation"):
-        for warning in outcome.warnings:  # once per spec, not at every resume or Secret change
-            kopf.warn(body, reason="StorageKept", message=warning)
+        for reason, warning in outcome.warnings:  # once per spec, not at every resume
+            kopf.warn(body, reason=reason, message=warning)
     selector = render.selector_labels(body["metadata"]["name"])
     failure = None if outcome.available else adaptor_install.find_install_failure(
         memo.kube, body, selector)

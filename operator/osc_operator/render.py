@@ -193,11 +193,14 @@ def render_deployment(name: str, namespace: str, spec: OpenFnJobSpec, *, image: 
         registry=install.registry if install else None, npmrc=_npmrc_source(spec))
     # Two pods must never open one SQLite store: with a claim, the old pod goes first.
     strategy = {"type": "Recreate" if on_claim(spec) else "RollingUpdate"}
+    # With an autoscaler, the number of pods is its own: never rendered, so never written back
+    # (a merge patch keeps what it does not mention; a new Deployment starts with one pod).
+    replicas = {} if spec.autoscaling is not None else {"replicas": spec.replicas}
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": _metadata(name, namespace, name),
         "spec": {
-            "replicas": spec.replicas,
+            **replicas,
             "strategy": strategy,
             "selector": {"matchLabels": selector_labels(name)},
             "template": {"metadata": {"labels": labels(name),

@@ -20,6 +20,8 @@ from typing import Any
 from osc_operator import kube
 from osc_operator.api import OpenFnJobSpec, Storage, quantity_bytes
 
+KEPT_REASON = "StorageKept"  # the Warning's reason for a part of spec.storage kept back
+
 
 def reconcile_claim(desired: dict[str, Any],
                     live: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:

@@ -9,13 +9,16 @@ import re
 
 import yaml
 
-from osc_operator import api
+from osc_operator import api, api_autoscaling
 from tests.cluster.jobs import openfnjob, wait_reason
 from tests.operator.test_crd import INVALID
 
 # messages of our own x-kubernetes-validations rules: the API server must quote them
 CEL_MESSAGES = ("set exactly one of", "name a time zone, not Local",
-                api.ONE_POD_WITH_STORAGE["message"], api.NO_SELF_FLOW["message"])
+                api.ONE_POD_WITH_STORAGE["message"], api.NO_SELF_FLOW["message"],
+                api_autoscaling.MIN_NOT_ABOVE_MAX["message"],
+                api_autoscaling.AUTOSCALING_NEEDS_POSTGRES["message"],
+                api_autoscaling.AUTOSCALING_OWNS_REPLICAS["message"])
 
 
 def test_the_api_server_refuses_what_the_schema_and_cel_rules_refuse(osc) -> None:
