@@ -211,7 +211,7 @@ def _sync_claim(client: kube.Kube, owner: dict[str, Any], claim: dict[str, Any] 
         kept = storage.keep_size(claim, live, str(error).split(": ", 1)[-1])
         if kept is None:
             raise
-        outcome.warnings.append((storage.KEPT_REASON, kept[1]))  # and the rest of the spec still applies
+        outcome.warnings.append((storage.KEPT_REASON, kept[1]))  # the rest still applies
         _apply(client, owner, kept[0], outcome, fresh or live is None)
 
 

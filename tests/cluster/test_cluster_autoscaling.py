@@ -101,24 +101,28 @@ def _without_keda(cluster, namespace: str, name: str) -> None:
 
 
 def _with_keda(cluster, namespace: str, name: str) -> None:
-    # KEDA appeared after the job was made: its next reconciliation (here a spec change) makes
-    # the ScaledObject, and the HPA gives way to it
-    _patch_job(cluster, namespace, name, {"autoscaling": {"targetQueuedPerReplica": 25}})
+    # KEDA appeared after the job was made, and nothing of the job changed: the operator's
+    # check (OSC_OPERATOR_KEDA_CHECK_SECONDS, 2 s here) makes the ScaledObject, the HPA goes
     scaled = wait_for(lambda: _object(cluster, "keda.sh/v1alpha1", "scaledobjects", namespace,
-                                      name), "the ScaledObject")
+                                      name), "the ScaledObject", timeout=30)
     assert (scaled["spec"]["minReplicaCount"], scaled["spec"]["maxReplicaCount"]) == (2, 5)
     assert scaled["spec"]["scaleTargetRef"]["name"] == name
     [trigger] = scaled["spec"]["triggers"]
     assert trigger["type"] == "postgresql" and trigger["authenticationRef"] == {"name": name}
-    assert trigger["metadata"] == {"query": autoscaling.QUEUED_RUNS, "targetQueryValue": "25"}
+    assert trigger["metadata"] == {"query": autoscaling.QUEUED_RUNS, "targetQueryValue": "10"}
     auth = _object(cluster, "keda.sh/v1alpha1", "triggerauthentications", namespace, name)
     assert auth["spec"]["secretTargetRef"] == [
         {"parameter": "connection", "name": "jobs-db-app", "key": "uri"}]
     assert URL not in json.dumps(auth) + json.dumps(scaled)
     wait_for(lambda: _object(cluster, "autoscaling/v2", "horizontalpodautoscalers", namespace,
                              name) is None, "the HorizontalPodAutoscaler deleted")
-    wait_reason(cluster, namespace, name, "Available")
     assert _replicas(cluster, namespace, name) == 2  # not written back by the operator
+    # and a spec change now goes to the ScaledObject
+    _patch_job(cluster, namespace, name, {"autoscaling": {"targetQueuedPerReplica": 25}})
+    wait_for(lambda: _object(cluster, "keda.sh/v1alpha1", "scaledobjects", namespace, name)[
+        "spec"]["triggers"][0]["metadata"]["targetQueryValue"] == "25", "the new target")
+    wait_reason(cluster, namespace, name, "Available")
+    assert _replicas(cluster, namespace, name) == 2
 
 
 def _events(cluster, namespace: str, name: str) -> list[dict]:
