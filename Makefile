@@ -56,9 +56,9 @@ install: $(VENV)/.installed node_modules/.installed ## Install everything: the r
 
 lock: ## Re-lock the Python dependencies after editing pyproject.toml
 	$(PYTHON) -m venv $(TOOLS)/uv && $(TOOLS)/uv/bin/pip install -q uv
-	$(TOOLS)/uv/bin/uv pip compile --python-version 3.11 --extra operator --extra dev \
+	$(TOOLS)/uv/bin/uv pip compile --python-version 3.11 --extra operator --extra dev --extra postgres \
 	  pyproject.toml -o requirements.lock
-	$(TOOLS)/uv/bin/uv pip compile --python-version 3.11 --constraint requirements.lock \
+	$(TOOLS)/uv/bin/uv pip compile --python-version 3.11 --constraint requirements.lock --extra postgres \
 	  pyproject.toml -o requirements-runtime.lock
 
 ## ---- run -------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`python -m bench [p1 p2 p3 p4 p5 first-run]`: run the benchmarks (all by default), print the ratios."""
+"""`python -m bench [p1 p2 p3 p4 p5 p6 first-run]`: run the benchmarks (all by default), print the ratios."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import importlib
 import sys
 
 BENCHMARKS = {"p1": "bench.p1_inbox", "p2": "bench.p2_dispatch", "p3": "bench.p3_warm",
-              "p4": "bench.p4_operator", "p5": "bench.p5_list_memory", "first-run": "bench.first_run"}
+              "p4": "bench.p4_operator", "p5": "bench.p5_list_memory", "p6": "bench.p6_postgres",
+              "first-run": "bench.first_run"}
 
 
 def main(names: list[str]) -> int:

@@ -85,6 +85,28 @@ def _apt(*packages: str) -> Callable[[], None]:
     return install
 
 
+POSTGRES_BINARIES = ("initdb", "pg_ctl", "postgres", "pg_isready")
+
+
+def _install_postgresql() -> None:
+    """Debian's PostgreSQL server; its binaries live in /usr/lib/postgresql/<major>/bin (not on
+    PATH), so they are linked into .tools/bin. The tests start their own throwaway cluster."""
+    if not _postgres_bin_dirs():
+        _apt("postgresql")()
+    newest = _postgres_bin_dirs()[-1]
+    BIN.mkdir(parents=True, exist_ok=True)
+    for name in POSTGRES_BINARIES:
+        link = BIN / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(newest / name)
+
+
+def _postgres_bin_dirs() -> list[Path]:
+    found = [path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/initdb")]
+    return sorted(found, key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0)
+
+
 INSTALLERS: dict[str, Installer] = {
     "helm": Installer(("helm", "kubectl"), _install_kubectl_layer),
     "shellcheck": Installer(("shellcheck",), _apt("shellcheck")),
@@ -92,6 +114,8 @@ INSTALLERS: dict[str, Installer] = {
     "chromium": Installer(("chromium",), _apt("chromium")),
     # the control plane's certificates (tests/cluster/pki.py)
     "openssl": Installer(("openssl",), _apt("openssl")),
+    # the run store's PostgreSQL tests start a throwaway server (tests/runtime/postgres_server.py)
+    "postgresql": Installer(POSTGRES_BINARIES, _install_postgresql),
     # the real control plane of tests/cluster, built from the Go module proxy (slow once)
     **{name: Installer(build.binaries, lambda build=build: build_go_tools(build, BIN))
        for name, build in GO_BUILDS.items()},

@@ -3,4 +3,4 @@
 `kopf run -m osc_operator` imports this package, which registers the handlers.
 """
 
-from osc_operator import flow_watch, handlers  # noqa: F401  (registers the kopf handlers)
+from osc_operator import flow_watch, handlers, keda_watch  # noqa: F401  (registers handlers)

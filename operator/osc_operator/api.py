@@ -16,6 +16,8 @@ from typing import Any, Literal
 from croniter import croniter
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from osc_operator.api_autoscaling import (AUTOSCALING_NEEDS_POSTGRES, AUTOSCALING_OWNS_REPLICAS,
+                                          Autoscaling, check_autoscaling)
 from osc_operator.api_types import (ADAPTOR_PATTERN, DNS_SUBDOMAIN, Credential, JobSource, KeyRef,
                                     Model, exactly_one_of, set_exactly_one as _set_exactly_one)
 from osc_operator.api_webhook import (IDEMPOTENCY_FROM_PATTERN, ONE_API_KEY_SECRET, AcceptReply,
@@ -51,12 +53,13 @@ QUANTITY_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 1
                   "Ei": 2**60}
 SIZE_PATTERN = (r"^([1-9][0-9]*(\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)"
                 r"(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
-# SQLite on a ReadWriteOnce volume: one pod may open the run store, never two.
+# SQLite on a ReadWriteOnce volume: one pod may open the run store, never two (on PostgreSQL,
+# storage.postgres, any number may).
 ONE_POD_WITH_STORAGE = {"rule": "!has(self.storage) || (has(self.storage.ephemeral) && "
-                                "self.storage.ephemeral) || !has(self.replicas) || "
-                                "self.replicas <= 1",
+                                "self.storage.ephemeral) || has(self.storage.postgres) || "
+                                "!has(self.replicas) || self.replicas <= 1",
                         "message": "replicas must be 0 or 1 with storage (one pod owns the "
-                                   "ReadWriteOnce run store)"}
+                                   "ReadWriteOnce run store; storage.postgres allows more)"}
 
 
 # `spec.env` may not set what the operator sets (render.py, adaptor_install.py) nor what
@@ -64,7 +67,8 @@ ONE_POD_WITH_STORAGE = {"rule": "!has(self.storage) || (has(self.storage.ephemer
 RESERVED_ENV = (
     "OSC_JOB", "OSC_JOB_NAME", "OSC_ADAPTOR", "OSC_TRIGGER", "OSC_CREDENTIAL", "OSC_DATA_DIR",
     "OSC_HOST", "OSC_PORT", "OSC_RUN_TIMEOUT_SECONDS", "OSC_CONCURRENCY", "OSC_FILTER",
-    "OSC_ADAPTORS_DIR", "OSC_ADAPTOR_INSTALL", "OSC_TRIGGER_URL", "OSC_ON_INVALID_JOB")
+    "OSC_ADAPTORS_DIR", "OSC_ADAPTOR_INSTALL", "OSC_TRIGGER_URL", "OSC_ON_INVALID_JOB",
+    "OSC_DATABASE_URL", "OSC_DATABASE_URL_PATH")
 # The webhook methods (spec.trigger.webhook.auth, idempotencyFrom, acceptReply) are whole prefixes.
 RESERVED_ENV_PREFIXES = ("OSC_AUTH", "OSC_API_KEY", "OSC_FLOW_TARGETS", "OSC_BASIC_AUTH",
                          "OSC_SIGNATURE", "OSC_IDEMPOTENCY_FROM", "OSC_ACCEPT_")
@@ -262,7 +266,8 @@ ENV_FIELDS = {"OSC_AUTH": "spec.trigger.webhook.allowUnauthenticated",
               "OSC_CONCURRENCY": "spec.concurrency", "OSC_JOB": "spec.job or spec.jobFrom",
               "OSC_ADAPTOR": "spec.adaptor", "OSC_FLOW_TARGETS": "a flow trigger on the other job",
               "OSC_NPMRC": "spec.adaptorInstall.npmrcSecretRef",
-              "OSC_JOB_NAME": "metadata.name", "OSC_WORKFLOW": "spec.steps and spec.edges"}
+              "OSC_JOB_NAME": "metadata.name", "OSC_WORKFLOW": "spec.steps and spec.edges",
+              "OSC_DATABASE_URL": "spec.storage.postgres.urlSecretRef"}
 
 
 class EnvVar(Model):
@@ -311,8 +316,22 @@ EPHEMERAL_ALONE = {"rule": "!has(self.ephemeral) || !self.ephemeral || "
                    "message": "ephemeral takes no size or storageClassName (no claim is made)"}
 
 
+POSTGRES_ALONE = {"rule": "!has(self.postgres) || (!has(self.size) && "
+                          "!has(self.storageClassName) && !has(self.ephemeral))",
+                  "message": "postgres takes no size, storageClassName or ephemeral (the run "
+                             "store is in the database, no claim is made)"}
+
+
+class PostgresStorage(Model):
+    url_secret_ref: KeyRef = Field(description=(
+        "The Secret key holding the database's `postgresql://` URL (a CloudNativePG "
+        "`<cluster>-app` Secret's `uri` key works as it is); mounted as a file, and a change "
+        "rolls the pods."))
+
+
 class Storage(Model):
-    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [EPHEMERAL_ALONE]})
+    model_config = ConfigDict(json_schema_extra={
+        "x-kubernetes-validations": [EPHEMERAL_ALONE, POSTGRES_ALONE]})
 
     size: str | None = Field(
         None, description="Size of the PersistentVolumeClaim `<name>-data` holding the run "
@@ -326,6 +345,10 @@ class Storage(Model):
         None, description="`true`: keep the run store in an emptyDir on purpose (no claim): "
         "queued runs and history are lost whenever the pod is replaced (rollout, drain, "
         "eviction). The job reports Durable=False.")
+    postgres: PostgresStorage | None = Field(
+        None, description="The run store on PostgreSQL instead of a claim: the replicas share "
+        "it (each run is taken by one, and run again by another if its pod dies), so replicas "
+        "may be above 1 and pods roll one by one.")
 
     @field_validator("size")
     @classmethod
@@ -339,6 +362,9 @@ class Storage(Model):
     def _ephemeral_alone(self) -> Storage:
         if self.ephemeral and (self.size is not None or self.storage_class_name is not None):
             raise ValueError(EPHEMERAL_ALONE["message"])
+        if self.postgres is not None and (self.size is not None or self.ephemeral is not None
+                                          or self.storage_class_name is not None):
+            raise ValueError(POSTGRES_ALONE["message"])
         return self
 
     @property
@@ -349,7 +375,8 @@ class Storage(Model):
 class OpenFnJobSpec(Model):
     model_config = ConfigDict(json_schema_extra={
         "x-kubernetes-validations": [exactly_one_of("job", "jobFrom", "steps"),
-                                     ONE_POD_WITH_STORAGE, *WORKFLOW_RULES]})
+                                     ONE_POD_WITH_STORAGE, *WORKFLOW_RULES,
+                                     AUTOSCALING_NEEDS_POSTGRES, AUTOSCALING_OWNS_REPLICAS]})
 
     job: str | None = Field(None, min_length=1, description="The job expression, inline.")
     job_from: JobSource | None = Field(None, description="Where to read the job expression.")
@@ -387,6 +414,10 @@ class OpenFnJobSpec(Model):
         f"({DEFAULT_STORAGE_SIZE}) when the cluster has a default StorageClass; otherwise, with "
         "replicas above 1, or with `ephemeral: true`, the store is an emptyDir (Durable=False). "
         "The claim belongs to the OpenFnJob: deleting the job deletes its data.")
+    autoscaling: Autoscaling | None = Field(
+        None, description="Let an autoscaler set the number of pods, from minReplicas to "
+        "maxReplicas, on the queue (KEDA's ScaledObject when KEDA is installed, otherwise a "
+        "HorizontalPodAutoscaler on CPU). Needs storage.postgres; replicas is left out.")
 
     @model_validator(mode="after")
     def _one_job(self) -> OpenFnJobSpec:
@@ -396,8 +427,11 @@ class OpenFnJobSpec(Model):
             raise ValueError(WORKFLOW_ALONE["message"])
         if self.steps is not None or self.edges is not None:
             check_workflow(self.steps or [], self.edges or [])
-        if self.storage is not None and not self.storage.ephemeral and self.replicas > 1:
+        if self.storage is not None and not self.storage.ephemeral \
+                and self.storage.postgres is None and self.replicas > 1:
             raise ValueError(ONE_POD_WITH_STORAGE["message"])
+        on_postgres = self.storage is not None and self.storage.postgres is not None
+        check_autoscaling(self.autoscaling, on_postgres, self.replicas)
         return self
 
     @property

@@ -10,7 +10,7 @@ from typing import Any
 
 import kopf
 
-from osc_operator import (adaptor_install, api, flow, job_check, kube, metrics, render,
+from osc_operator import (adaptor_install, api, flow, job_check, keda_watch, kube, metrics, render,
                           workflow_render)
 from osc_operator.reconcile import ChildFailed, InvalidSpec, MissingReference, reconcile
 from osc_operator.settings import OperatorSettings
@@ -126,9 +126,10 @@ def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any,
         delay = RETRY_SOON_SECONDS if error.soon else RETRY_CHILD_SECONDS
         raise _tagged(kopf.TemporaryError(str(error), delay=delay), "ChildFailed")
     _post_changes(body, outcome.changes, logger)
+    keda_watch.remember(memo, body, outcome.keda, graph)
     if (body.get("status") or {}).get("observedGeneration") != body["metadata"].get("generation"):
-        for warning in outcome.warnings:  # once per spec, not at every resume or Secret change
-            kopf.warn(body, reason="StorageKept", message=warning)
+        for reason, warning in outcome.warnings:  # once per spec, not at every resume
+            kopf.warn(body, reason=reason, message=warning)
     selector = render.selector_labels(body["metadata"]["name"])
     failure = None if outcome.available else adaptor_install.find_install_failure(
         memo.kube, body, selector)

@@ -23,7 +23,9 @@ from osc_operator import api
 PLURALS = {"ConfigMap": "configmaps", "Secret": "secrets", "Service": "services",
            "Deployment": "deployments", "CronJob": "cronjobs", api.KIND: api.PLURAL,
            "PersistentVolumeClaim": "persistentvolumeclaims",
-           "NetworkPolicy": "networkpolicies", "PodDisruptionBudget": "poddisruptionbudgets"}
+           "NetworkPolicy": "networkpolicies", "PodDisruptionBudget": "poddisruptionbudgets",
+           "HorizontalPodAutoscaler": "horizontalpodautoscalers",
+           "ScaledObject": "scaledobjects", "TriggerAuthentication": "triggerauthentications"}
 MERGE_PATCH = "application/merge-patch+json"
 OWN_ANNOTATION = "osc.openfn.org/"
 # Optional map fields we render only sometimes: a merge patch keeps what it does not mention,

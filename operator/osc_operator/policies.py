@@ -27,8 +27,10 @@ def render_network_policy(name: str, namespace: str) -> dict[str, Any]:
 
 def render_disruption_budget(name: str, namespace: str,
                              spec: OpenFnJobSpec) -> dict[str, Any] | None:
-    """PodDisruptionBudget `<name>` (one pod away at a time) for two or more replicas."""
-    if spec.replicas < 2:
+    """PodDisruptionBudget `<name>` (one pod away at a time) for two or more replicas (or
+    an autoscaler that may run two or more)."""
+    pods = spec.autoscaling.max_replicas if spec.autoscaling is not None else spec.replicas
+    if pods < 2:
         return None
     return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
             "metadata": {"name": name, "namespace": namespace, "labels": render.labels(name)},

@@ -16,7 +16,8 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from osc_operator import adaptor_install, flow, kube, policies, render, storage, workflow_render
+from osc_operator import (adaptor_install, autoscaling, flow, kube, policies, render, storage,
+                          workflow_render)
 from osc_operator.webhook_render import secret_files
 from osc_operator.api import OpenFnJobSpec, parse_spec
 
@@ -60,9 +61,11 @@ class Outcome:
     available: bool
     changes: list[str] = field(default_factory=list)  # e.g. "Deployment demo created"
     flow_targets: list[str] = field(default_factory=list)  # jobs that run after this one
-    warnings: list[str] = field(default_factory=list)  # spec parts kept back, e.g. a PVC shrink
+    # (reason, message) of Warnings for this spec, e.g. a PVC shrink kept back
+    warnings: list[tuple[str, str]] = field(default_factory=list)
     durable: tuple[bool, str, str] | None = None  # the Durable condition: status, reason, text
     job_checksum: str | None = None  # of the job the current pods run
+    keda: bool | None = None  # the autoscaler made: KEDA's (True), an HPA (False), none (None)
 
 
 def validate(name: str, spec: dict[str, Any]) -> OpenFnJobSpec:
@@ -119,6 +122,7 @@ def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str,
         _apply(client, body, policies.render_network_policy(name, namespace), outcome, fresh)
     _sync_optional(client, body, policies.render_disruption_budget(name, namespace, spec),
                    ("policy/v1", "poddisruptionbudgets"), outcome, fresh)
+    _sync_autoscaler(client, body, spec, outcome, fresh)
     outcome.flow_targets = [target.name for target in targets]
     _sync_cronjob(client, body, name, namespace, spec, default_image, outcome, fresh)
     outcome.available = kube.deployment_available(live)
@@ -179,7 +183,7 @@ def _place_store(client: kube.Kube, owner: dict[str, Any], spec: OpenFnJobSpec,
 def _live_claim(client: kube.Kube, name: str, namespace: str, spec: OpenFnJobSpec,
                 fresh: bool) -> dict[str, Any] | None:
     """The job's claim as it is, where it can matter: to grow it, or to keep using it."""
-    if fresh or (spec.storage is not None and spec.storage.ephemeral):
+    if fresh or (spec.storage is not None and (spec.storage.ephemeral or spec.storage.postgres)):
         return None
     if spec.storage is None and spec.replicas > 1:
         return None  # an emptyDir per pod whatever exists
@@ -195,7 +199,7 @@ def _sync_claim(client: kube.Kube, owner: dict[str, Any], claim: dict[str, Any] 
     if claim is None:
         return
     claim, warnings = storage.reconcile_claim(claim, live)
-    outcome.warnings += warnings
+    outcome.warnings += [(storage.KEPT_REASON, warning) for warning in warnings]
     status = owner.get("status") or {}
     if status.get("observedGeneration") == owner["metadata"].get("generation"):
         # this spec was reconciled before: a size the claim still lacks was refused then
@@ -208,7 +212,7 @@ def _sync_claim(client: kube.Kube, owner: dict[str, Any], claim: dict[str, Any] 
         kept = storage.keep_size(claim, live, str(error).split(": ", 1)[-1])
         if kept is None:
             raise
-        outcome.warnings.append(kept[1])  # and the rest of the spec still applies
+        outcome.warnings.append((storage.KEPT_REASON, kept[1]))  # the rest still applies
         _apply(client, owner, kept[0], outcome, fresh or live is None)
 
 
@@ -330,12 +334,46 @@ def _sync_optional(client: kube.Kube, owner: dict[str, Any], child: dict[str, An
         return
     if owner["metadata"].get("generation") == 1:
         return  # a spec never changed since it was created never asked for it
+    _delete_owned(client, owner, kind, outcome)
+
+
+def _delete_owned(client: kube.Kube, owner: dict[str, Any], kind: tuple[str, str],
+                  outcome: Outcome) -> None:
+    """Delete the child `<name>` of this kind (api version, plural) if this job owns it."""
     meta = owner["metadata"]
     api_version, plural = kind
     live = client.get(kube.object_path(api_version, plural, meta["namespace"], meta["name"]))
     if live and _owned_by(live, owner):
         kube.delete(client, api_version, plural, meta["namespace"], meta["name"])
         outcome.changes.append(f"{live.get('kind', plural)} {meta['name']} deleted")
+
+
+def _sync_autoscaler(client: kube.Kube, owner: dict[str, Any], spec: OpenFnJobSpec,
+                     outcome: Outcome, fresh: bool) -> None:
+    """spec.autoscaling's objects (autoscaling.py): KEDA's where KEDA is installed, else an
+    HPA. What is not wanted now goes, even for an unchanged spec: KEDA installed since (the
+    HPA gives way to the ScaledObject), or autoscaling dropped from the spec."""
+    meta = owner["metadata"]
+    if spec.autoscaling is None and (fresh or meta.get("generation") == 1):
+        return  # never asked for
+    keda = autoscaling.keda_installed(client)
+    wanted = autoscaling.render_autoscaler(meta["name"], meta["namespace"], spec, keda)
+    if spec.autoscaling is not None:
+        outcome.keda = keda
+        if not keda:
+            outcome.warnings.append((autoscaling.NO_KEDA_REASON, autoscaling.NO_KEDA_MESSAGE))
+    for child in wanted:
+        _apply(client, owner, child, outcome, fresh)
+    if fresh:
+        return  # nothing else of it exists yet
+    kinds = [(autoscaling.HPA_GROUP_VERSION, autoscaling.HPA_PLURAL)]
+    if keda:  # without KEDA's CRDs, none of its objects can exist
+        kinds += [(autoscaling.KEDA_GROUP_VERSION, plural)
+                  for plural in autoscaling.KEDA_KINDS.values()]
+    made = {(child["apiVersion"], kube.PLURALS[child["kind"]]) for child in wanted}
+    for kind in kinds:
+        if kind not in made:
+            _delete_owned(client, owner, kind, outcome)
 
 
 def _owned_by(obj: dict[str, Any], owner: dict[str, Any]) -> bool:

@@ -18,7 +18,9 @@ from typing import Any
 
 from osc_operator import adaptor_install, job_check, workflow_render
 from osc_operator.api import DEFAULT_STORAGE_SIZE, OpenFnJobSpec
-from osc_operator.webhook_render import api_key_secret_ref, secret_files, webhook_env
+from osc_operator.webhook_render import (
+    DATABASE_DIR, DATABASE_FILE, api_key_secret_ref, secret_files, webhook_env,
+)
 
 PORT = 8080
 RUN_AS = 10001  # the runtime image's non-root user and group
@@ -151,7 +153,8 @@ def render_inbox_secret(name: str, namespace: str, api_key: str) -> dict[str, An
 def on_claim(spec: OpenFnJobSpec) -> bool:
     """Whether the run store is on the job's claim. `spec` here is the effective one: the
     operator fills in `storage` where the cluster offers a default (storage.py)."""
-    return spec.storage is not None and not spec.storage.ephemeral
+    return spec.storage is not None and not spec.storage.ephemeral \
+        and spec.storage.postgres is None
 
 
 def render_pvc(name: str, namespace: str, spec: OpenFnJobSpec) -> dict[str, Any] | None:
@@ -194,11 +197,14 @@ def render_deployment(name: str, namespace: str, spec: OpenFnJobSpec, *, image: 
         registry=install.registry if install else None, npmrc=_npmrc_source(spec))
     # Two pods must never open one SQLite store: with a claim, the old pod goes first.
     strategy = {"type": "Recreate" if on_claim(spec) else "RollingUpdate"}
+    # With an autoscaler, the number of pods is its own: never rendered, so never written back
+    # (a merge patch keeps what it does not mention; a new Deployment starts with one pod).
+    replicas = {} if spec.autoscaling is not None else {"replicas": spec.replicas}
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": _metadata(name, namespace, name),
         "spec": {
-            "replicas": spec.replicas,
+            **replicas,
             "strategy": strategy,
             "selector": {"matchLabels": selector_labels(name)},
             "template": {"metadata": {"labels": labels(name),
@@ -257,6 +263,8 @@ def runtime_env(name: str, spec: OpenFnJobSpec) -> list[dict[str, Any]]:
     if webhook is not None and webhook.filter:
         env["OSC_FILTER"] = json.dumps(webhook.filter, separators=(",", ":"), sort_keys=True)
     env.update(webhook_env(webhook))
+    if spec.storage is not None and spec.storage.postgres is not None:
+        env["OSC_DATABASE_URL_PATH"] = f"{DATABASE_DIR}/{DATABASE_FILE}"
     user = [var.model_dump(by_alias=True, exclude_none=True) for var in spec.env or []]
     contract = [{"name": key, "value": value} for key, value in env.items()]
     return contract + job_check.runtime_settings() + user

@@ -18,6 +18,10 @@ class OperatorSettings(BaseSettings):
     metrics_port: int = Field(9090, ge=1, le=65535, description="Port of the metrics endpoint.")
     network_policy: bool = Field(
         False, description="Give every job a NetworkPolicy admitting only its inbox port.")
+    keda_check_seconds: float = Field(
+        60, ge=1, le=3600, description="How often to check whether KEDA was installed or "
+        "removed: jobs with spec.autoscaling then switch between a ScaledObject and a "
+        "HorizontalPodAutoscaler.")
 
     def namespaces(self) -> list[str]:
         return [name.strip() for name in self.watch_namespaces.split(",") if name.strip()]

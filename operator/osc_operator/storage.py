@@ -20,6 +20,8 @@ from typing import Any
 from osc_operator import kube
 from osc_operator.api import OpenFnJobSpec, Storage, quantity_bytes
 
+KEPT_REASON = "StorageKept"  # the Warning's reason for a part of spec.storage kept back
+
 
 def reconcile_claim(desired: dict[str, Any],
                     live: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
@@ -90,6 +92,10 @@ class Placement:
 def place(spec: OpenFnJobSpec, claim_exists: bool, default_class: Callable[[], str | None],
           ) -> Placement:
     """Where the run store goes. `default_class` is only asked when it matters."""
+    if spec.storage is not None and spec.storage.postgres is not None:
+        return Placement(spec, True, "PostgreSQL",
+                         "the run store is on PostgreSQL (spec.storage.postgres): queued runs "
+                         "and history survive pod replacement, and the replicas share them")
     if spec.storage is not None and spec.storage.ephemeral:
         return Placement(spec, False, "EphemeralStorage",
                          f"spec.storage.ephemeral: the run store is an emptyDir: {AT_RISK}")

@@ -14,6 +14,7 @@ from osc_operator.api_types import KeyRef
 
 BASIC_DIR, BASIC_FILE = "/etc/osc/basic-auth", "users"
 SIGNATURE_DIR, SIGNATURE_FILE = "/etc/osc/signature", "secrets"
+DATABASE_DIR, DATABASE_FILE = "/etc/osc/database", "url"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ class SecretFile:
 def secret_files(spec: OpenFnJobSpec) -> list[SecretFile]:
     auth = spec.trigger.webhook.auth if spec.trigger.webhook else None
     files = []
+    if spec.storage is not None and spec.storage.postgres is not None:  # the run store's URL
+        files.append(SecretFile("database-url", DATABASE_DIR, DATABASE_FILE,
+                                spec.storage.postgres.url_secret_ref,
+                                "spec.storage.postgres.urlSecretRef"))
     if auth is not None and auth.basic is not None:
         files.append(SecretFile("basic-auth", BASIC_DIR, BASIC_FILE, auth.basic.secret_ref,
                                 "spec.trigger.webhook.auth.basic.secretRef"))
@@ -78,11 +83,13 @@ def api_key_secret_ref(webhook: WebhookTrigger | None) -> KeyRef | None:
 
 
 def referenced_secrets(spec: dict[str, Any]) -> list[str]:
-    """Names of the Secrets an unvalidated spec's webhook auth reads (for the Secret watch)."""
+    """Names of the Secrets an unvalidated spec's webhook auth and run store read (for the
+    Secret watch)."""
     webhook = (spec.get("trigger") or {}).get("webhook") or {}
     auth = webhook.get("auth") or {}
     refs = [webhook.get("authSecretRef"), (auth.get("apiKey") or {}).get("secretRef"),
             (auth.get("basic") or {}).get("secretRef"),
-            (auth.get("signature") or {}).get("secretRef")]
+            (auth.get("signature") or {}).get("secretRef"),
+            ((spec.get("storage") or {}).get("postgres") or {}).get("urlSecretRef")]
     return [ref["name"] for ref in refs if isinstance(ref, dict) and ref.get("name")]
 

@@ -31,7 +31,7 @@ from osc_runtime.metrics import InboxRequestCounter, RuntimeMetrics
 from osc_runtime.metrics import router as metrics_router
 from osc_runtime.retention import sweep_forever
 from osc_runtime.settings import Settings
-from osc_runtime.store import Clock, RunStore
+from osc_runtime.store import BaseRunStore, Clock, RunStore
 from osc_runtime.triggers import load_trigger_settings
 from osc_runtime.wiring import connect_triggers
 
@@ -87,11 +87,21 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> FastAPI:
 
 def open_runtime(settings: Settings, clock: Clock) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = RunStore(settings.data_dir / "runs.db", clock)
+    store = open_store(settings, clock)
     dispatcher = Dispatcher(settings, store)
     return Runtime(settings=settings, store=store, dispatcher=dispatcher,
                    auth=build_authenticator(settings, clock),
                    inbox_writer=GroupCommit(store, settings.max_queued))
+
+
+def open_store(settings: Settings, clock: Clock) -> BaseRunStore:
+    """The data dir's SQLite file, or PostgreSQL when a database URL is set."""
+    url = settings.database_url_value()
+    if url is None:
+        return RunStore(settings.data_dir / "runs.db", clock)
+    from osc_runtime.store.postgres import PostgresRunStore  # psycopg only when it is used
+
+    return PostgresRunStore(url, clock, lease_seconds=settings.lease_seconds)
 
 
 async def prepare_engine(runtime: Runtime, engines: list[Engine]) -> None:

@@ -8,7 +8,6 @@ same transaction that ends it. Data dirs from before this table get one row per 
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
@@ -27,27 +26,34 @@ CREATE TABLE IF NOT EXISTS run_attempts (
 FINISHED_STATUSES = ("success", "failed", "timed_out", "crashed", "dead")
 
 
-def backfill(db: sqlite3.Connection) -> None:
+def backfill(db: Any) -> None:
     """Give finished runs stored before this table their last attempt (idempotent)."""
     marks = ",".join("?" * len(FINISHED_STATUSES))
     db.execute(
-        "INSERT OR IGNORE INTO run_attempts (run_id, attempt, outcome, exit_code, error,"
+        "INSERT INTO run_attempts (run_id, attempt, outcome, exit_code, error,"
         " started_at, finished_at) SELECT run_id, attempt, outcome, exit_code, error, started_at,"
         f" finished_at FROM runs WHERE status IN ({marks}) AND outcome IS NOT NULL AND NOT EXISTS"
-        " (SELECT 1 FROM run_attempts a WHERE a.run_id = runs.run_id)", FINISHED_STATUSES)
+        " (SELECT 1 FROM run_attempts a WHERE a.run_id = runs.run_id)"
+        " ON CONFLICT (run_id, attempt) DO NOTHING", FINISHED_STATUSES)
 
 
-def record_ended(db: sqlite3.Connection, run_id: str, *, outcome: str, exit_code: int | None,
-                 error: str | None, finished_at: float) -> None:
-    """The run's current attempt (it is `running`) ended with this outcome."""
+def record_ended(db: Any, run_id: str, *, outcome: str, exit_code: int | None,
+                 error: str | None, finished_at: float, condition: str = "",
+                 params: tuple = ()) -> None:
+    """The run's current attempt (it is `running`, and `condition` holds) ended with this
+    outcome. The casts tell PostgreSQL the parameters' types (a NULL has none of its own)."""
     db.execute(
-        "INSERT OR REPLACE INTO run_attempts (run_id, attempt, outcome, exit_code, error,"
-        " started_at, finished_at) SELECT run_id, attempt, ?, ?, ?, started_at, ? FROM runs"
-        " WHERE run_id = ? AND status = 'running'",
-        (str(outcome), exit_code, error, finished_at, run_id))
+        "INSERT INTO run_attempts (run_id, attempt, outcome, exit_code, error,"
+        " started_at, finished_at) SELECT run_id, attempt, CAST(? AS TEXT), CAST(? AS INTEGER),"
+        " CAST(? AS TEXT), started_at, CAST(? AS DOUBLE PRECISION) FROM runs"
+        f" WHERE run_id = ? AND status = 'running'{condition}"
+        " ON CONFLICT (run_id, attempt) DO UPDATE SET outcome = excluded.outcome,"
+        " exit_code = excluded.exit_code, error = excluded.error,"
+        " started_at = excluded.started_at, finished_at = excluded.finished_at",
+        (str(outcome), exit_code, error, finished_at, run_id, *params))
 
 
-def attempts_of(db: sqlite3.Connection, run_id: str) -> list[dict[str, Any]]:
+def attempts_of(db: Any, run_id: str) -> list[dict[str, Any]]:
     rows = db.execute("SELECT * FROM run_attempts WHERE run_id = ? ORDER BY attempt",
                       (run_id,)).fetchall()
     return [dict(row) for row in rows]

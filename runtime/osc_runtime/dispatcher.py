@@ -18,7 +18,7 @@ from osc_runtime.engines.base import Engine, Outcome, RunResult
 from osc_runtime.run_events import RunEvents
 from osc_runtime.runlog import append_private
 from osc_runtime.settings import Settings
-from osc_runtime.store import Run, RunStore, Status
+from osc_runtime.store import Run, RunStore, Status, StoreUnavailable
 from osc_runtime.triggers import CRON
 
 log = logging.getLogger("osc_runtime.dispatcher")
@@ -26,6 +26,7 @@ log = logging.getLogger("osc_runtime.dispatcher")
 # A run that keeps dying with the whole runtime is probably what kills it: stop after this many.
 MAX_INTERRUPTED_ATTEMPTS = 5
 IDLE_POLL_SECONDS = 5.0
+STORE_RETRY_SECONDS = 1.0  # PostgreSQL unreachable: how soon a worker tries again
 
 
 class Dispatcher:
@@ -66,6 +67,18 @@ class Dispatcher:
         self.engine = engine
         self._claiming = True
         self._workers = [asyncio.create_task(self._work()) for _ in range(self.settings.concurrency)]
+        if self.store.shared:  # another replica may die at any time: look for its runs
+            self._workers.append(asyncio.create_task(self._recover_forever()))
+
+    async def _recover_forever(self) -> None:
+        """Shared store: queue again the runs whose lease has expired (their replica is gone)."""
+        while self._claiming:
+            await asyncio.sleep(self.store.lease_seconds / 2)
+            try:
+                self.recover()
+            except Exception as error:  # the database is away: the next round tries again
+                log.warning("cannot recover interrupted runs: %s", error)
+            self._wake.set()
 
     @property
     def running(self) -> int:
@@ -111,7 +124,12 @@ class Dispatcher:
     async def _work(self) -> None:
         while self._claiming:
             # No await between the check and the claim: two workers never both take a cron run.
-            run = self.store.claim_next(skip_trigger=self._serial_skip())
+            try:
+                run = self.store.claim_next(skip_trigger=self._serial_skip())
+            except StoreUnavailable as error:  # PostgreSQL is away: wait for it, keep the worker
+                log.warning("cannot claim a run: %s", error)
+                await asyncio.sleep(STORE_RETRY_SECONDS)
+                continue
             if run is None:
                 await self._idle()
                 continue
@@ -135,13 +153,17 @@ class Dispatcher:
 
     async def _idle(self) -> None:
         self._wake.clear()
-        due = self.store.next_due_at(skip_trigger=self._serial_skip())
+        try:
+            due = self.store.next_due_at(skip_trigger=self._serial_skip())
+        except StoreUnavailable:
+            due = None
         wait = IDLE_POLL_SECONDS if due is None else max(0.0, due - self.store.clock())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), min(wait, IDLE_POLL_SECONDS))
 
     async def _execute(self, run: Run) -> None:
         log_path = self.log_path(run.run_id)
+        log_start = log_path.stat().st_size if log_path.exists() else 0
         with append_private(log_path) as header:
             header.write(f"[osc] run {run.run_id} attempt {run.attempt} ({run.trigger})\n")
         state = self.events.initial_state(run, self._credential)
@@ -157,9 +179,25 @@ class Dispatcher:
         except Exception as error:  # an engine bug must not lose the run or kill the worker
             log.exception("engine error", extra={"run_id": run.run_id})
             result = RunResult(Outcome.CRASHED, None, f"engine error: {type(error).__name__}")
-        self.events.finishing(run, result)
-        self._record(run, result)
+        while True:  # the outcome is known: record it once the database can take it
+            try:
+                self.events.finishing(run, result)  # idempotent: a hand-off is written once
+                self._keep_log(run, log_path, log_start)
+                self._record(run, result)
+                break
+            except StoreUnavailable as error:
+                log.warning("cannot record the run yet: %s", error, extra={"run_id": run.run_id})
+                await asyncio.sleep(STORE_RETRY_SECONDS)
         self.events.recorded(run, result, self.store.get(run.run_id))
+
+    def _keep_log(self, run: Run, log_path: Path, start: int) -> None:
+        """Shared store: this attempt's output goes to the database, for every replica to serve."""
+        if not self.store.shared:
+            return
+        with log_path.open("rb") as file:
+            file.seek(start if start <= log_path.stat().st_size else 0)  # the cap may have cut it
+            text = file.read().decode("utf-8", "replace")
+        self.store.append_log(run.run_id, text, self.settings.max_log_bytes)
 
     def _record(self, run: Run, result: RunResult) -> None:
         fields = {"outcome": result.outcome, "exit_code": result.exit_code, "error": result.error}

@@ -67,6 +67,9 @@ class FlowSender:
         """At start-up (after the runs' own recovery): settle rows a crash left held."""
         for callback in self.store.held():
             run = runs.get(callback.run_id)
+            if runs.shared and run is not None and run.status == "running" \
+                    and run.attempt == callback.attempt:
+                continue  # another replica is ending this attempt now
             finished = run is not None and run.finished and run.attempt == callback.attempt
             self.store.release(callback.run_id, callback.attempt, send=finished)
 

@@ -9,7 +9,6 @@ A run's row goes when the run is deleted (the trigger below).
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,14 +35,16 @@ class RunRequest:
     request: dict[str, Any]  # state.request: method, path, query, headers, contentType
 
 
-def insert(db: sqlite3.Connection, run_id: str, request: RunRequest) -> None:
-    db.execute("INSERT OR REPLACE INTO run_requests (run_id, auth, content_type, raw_body,"
-               " request) VALUES (?, ?, ?, ?, ?)",
+def insert(db: Any, run_id: str, request: RunRequest) -> None:
+    db.execute("INSERT INTO run_requests (run_id, auth, content_type, raw_body, request)"
+               " VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET auth = excluded.auth,"
+               " content_type = excluded.content_type, raw_body = excluded.raw_body,"
+               " request = excluded.request",
                (run_id, request.auth, request.content_type, request.raw_body,
                 json.dumps(request.request, separators=(",", ":"))))
 
 
-def select(db: sqlite3.Connection, run_id: str) -> RunRequest | None:
+def select(db: Any, run_id: str) -> RunRequest | None:
     row = db.execute("SELECT auth, content_type, raw_body, request FROM run_requests"
                      " WHERE run_id = ?", (run_id,)).fetchone()
     if row is None:

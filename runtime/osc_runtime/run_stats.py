@@ -9,7 +9,6 @@ that finished in the window (the last attempt's, as `duration_seconds` in the AP
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from typing import Any
 
@@ -17,12 +16,14 @@ HOUR = 3600
 PERCENTILES = (50, 90, 99)
 
 
-def run_stats(db: sqlite3.Connection, now: float, finished: frozenset[str],
-              hours: int = 24) -> dict[str, Any]:
-    """The counts per hour (the current hour last) and the duration percentiles."""
+def run_stats(db: Any, now: float, finished: frozenset[str], hours: int = 24,
+              integer_floor: str = "CAST({} AS INTEGER)") -> dict[str, Any]:
+    """The counts per hour (the current hour last) and the duration percentiles.
+    `integer_floor`: the database's SQL for ⌊x⌋ (SQLite's CAST truncates, PostgreSQL's rounds)."""
     first_hour = (math.floor(now / HOUR) - hours + 1) * HOUR
     rows = db.execute(
-        "SELECT CAST((created_at - ?) / ? AS INTEGER) AS bucket, status, COUNT(*) AS runs"
+        f"SELECT {integer_floor.format('(created_at - ?) / ?')} AS bucket, status,"
+        " COUNT(*) AS runs"
         " FROM runs WHERE created_at >= ? GROUP BY bucket, status",
         (first_hour, HOUR, first_hour),
     ).fetchall()
@@ -39,7 +40,7 @@ def run_stats(db: sqlite3.Connection, now: float, finished: frozenset[str],
     }
 
 
-def _durations(db: sqlite3.Connection, since: float, finished: frozenset[str]) -> dict[str, Any]:
+def _durations(db: Any, since: float, finished: frozenset[str]) -> dict[str, Any]:
     marks = ",".join("?" * len(finished))
     where = (f"FROM runs WHERE status IN ({marks}) AND finished_at >= ?"
              " AND started_at IS NOT NULL AND finished_at >= started_at")

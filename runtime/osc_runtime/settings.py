@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     accept_body_path: Path | None = Field(None, description="Accept answer body, from a file.")
     # serving
     data_dir: Path = Field(Path("/var/lib/osc"), description="The run store, run logs, scratch.")
+    database_url: SecretStr | None = Field(
+        None, description="A PostgreSQL URL: the run store there, shared by replicas.")
+    database_url_path: Path | None = Field(None, description="A file holding the PostgreSQL URL.")
+    lease_seconds: float = Field(
+        30, ge=1, description="PostgreSQL: a replica's hold on a run, renewed while it runs.")
     # An IP address or a DNS name (at most 253 characters, labels of at most 63).
     host: str = Field("0.0.0.0", max_length=253, pattern=r"^(\[?[0-9A-Fa-f:.]+\]?|"
                       r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?)$",
@@ -157,6 +162,8 @@ class Settings(BaseSettings):
             )
         if self.credential is not None and self.credential_path is not None:
             raise SettingsError("OSC_CREDENTIAL or OSC_CREDENTIAL_PATH: set at most one")
+        if self.database_url is not None and self.database_url_path is not None:
+            raise SettingsError("OSC_DATABASE_URL or OSC_DATABASE_URL_PATH: set at most one")
         if self.auth is AuthMode.API_KEY and not (
             self.keys() or self.basic_auth_path is not None or self.signature is not None
         ):
@@ -205,6 +212,19 @@ class Settings(BaseSettings):
             return json.loads(raw)
         except ValueError:
             raise SettingsError(f"{name}: the credential is not valid JSON") from None
+
+    def database_url_value(self) -> str | None:
+        """The PostgreSQL URL (None: the run store is the data dir's SQLite file)."""
+        if self.database_url is not None:
+            url = self.database_url.get_secret_value().strip()
+        elif self.database_url_path is not None:
+            url = _read("OSC_DATABASE_URL_PATH", self.database_url_path).strip()
+        else:
+            return None
+        if not url.startswith(("postgresql://", "postgres://")):
+            name = "OSC_DATABASE_URL" if self.database_url is not None else "OSC_DATABASE_URL_PATH"
+            raise SettingsError(f"{name}: not a postgresql:// URL")
+        return url
 
     def keys(self) -> list[str]:
         if self.api_keys is not None:

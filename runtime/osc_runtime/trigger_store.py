@@ -1,4 +1,5 @@
-"""TriggerStore: what triggers keep durably, in the same SQLite file as the runs.
+"""TriggerStore: what triggers keep durably, in the same database as the runs (the SQLite
+file, or PostgreSQL: see store/).
 
 - `callbacks`: one row per flow hand-off (upstream run attempt × downstream target). A row is
   written `held` before the run's outcome is recorded and becomes `pending` once the run is
@@ -11,16 +12,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from osc_runtime.store import Clock, immediate_transaction, open_database
+from osc_runtime.store import Clock, Database, SqliteDatabase
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS callbacks (
@@ -72,20 +69,27 @@ class Callback:
                 "last_error": self.last_error, "delivered_at": delivered}
 
 
+# On a shared database, the replica that takes due hand-offs holds them this long before another
+# may take them (a send that outlives it is harmless: the Idempotency-Key dedupes downstream).
+SEND_LEASE_SECONDS = 60
+
+
 class TriggerStore:
-    def __init__(self, path: Path, clock: Clock = time.time) -> None:
+    def __init__(self, where: Path | Database, clock: Clock = time.time, *,
+                 shared: bool = False) -> None:
+        """`where`: the SQLite file, or the PostgreSQL database the runs are in (`shared`:
+        several runtimes send from it)."""
         self.clock = clock
-        self._lock = threading.Lock()
-        self._db = open_database(path, SCHEMA)
+        self.shared = shared
+        self._owns_database = isinstance(where, Path)
+        self._db = SqliteDatabase(where, SCHEMA) if isinstance(where, Path) else where
 
     def close(self) -> None:
-        with self._lock:
+        if self._owns_database:
             self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, immediate_transaction(self._db) as db:
-            yield db
+    def _transaction(self):  # noqa: ANN202 (the database's write transaction)
+        return self._db.transaction()
 
     # flow callbacks
 
@@ -94,8 +98,8 @@ class TriggerStore:
         now = self.clock()
         with self._transaction() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO callbacks (run_id, attempt, target, on_outcome, body,"
-                " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO callbacks (run_id, attempt, target, on_outcome, body,"
+                " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [(run_id, attempt, target, on, body, HELD, now) for target, on in targets])
 
     def release(self, run_id: str, attempt: int, *, send: bool) -> None:
@@ -112,19 +116,30 @@ class TriggerStore:
         return self._select("SELECT * FROM callbacks WHERE status = ?", (HELD,))
 
     def due(self, limit: int = 50) -> list[Callback]:
-        return self._select("SELECT * FROM callbacks WHERE status = ? AND next_at <= ?"
-                            " ORDER BY next_at, id LIMIT ?", (PENDING, self.clock(), limit))
+        """Pending hand-offs whose time has come. On a shared database they are taken (for
+        SEND_LEASE_SECONDS) so that two replicas do not send the same one at once."""
+        now = self.clock()
+        if not self.shared:
+            return self._select("SELECT * FROM callbacks WHERE status = ? AND next_at <= ?"
+                                " ORDER BY next_at, id LIMIT ?", (PENDING, now, limit))
+        with self._transaction() as db:
+            rows = db.execute(
+                "UPDATE callbacks SET next_at = ? WHERE id IN (SELECT id FROM callbacks"
+                " WHERE status = ? AND next_at <= ? ORDER BY next_at, id LIMIT ?"
+                " FOR UPDATE SKIP LOCKED) RETURNING *",
+                (now + SEND_LEASE_SECONDS, PENDING, now, limit)).fetchall()
+        return sorted((Callback(**dict(row)) for row in rows), key=lambda c: c.id)
 
     def next_due_at(self) -> float | None:
-        with self._lock:
-            row = self._db.execute("SELECT MIN(next_at) FROM callbacks WHERE status = ?",
-                                   (PENDING,)).fetchone()
+        with self._db.read() as db:
+            row = db.execute("SELECT MIN(next_at) FROM callbacks WHERE status = ?",
+                             (PENDING,)).fetchone()
         return row[0]
 
     def pending_count(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM callbacks WHERE status = ?",
-                                    (PENDING,)).fetchone()[0]
+        with self._db.read() as db:
+            return db.execute("SELECT COUNT(*) FROM callbacks WHERE status = ?",
+                              (PENDING,)).fetchone()[0]
 
     def delivered(self, callback_id: int) -> None:
         with self._transaction() as db:
@@ -143,31 +158,34 @@ class TriggerStore:
                             " ORDER BY attempt, id", (run_id, HELD))
 
     def _select(self, sql: str, params: tuple) -> list[Callback]:
-        with self._lock:
-            rows = self._db.execute(sql, params).fetchall()
+        with self._db.read() as db:
+            rows = db.execute(sql, params).fetchall()
         return [Callback(**dict(row)) for row in rows]
 
     # where flow runs came from, and the carried cron state
 
     def set_upstream(self, run_id: str, upstream: str) -> None:
         with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO run_upstreams (run_id, upstream) VALUES (?, ?)",
+            db.execute("INSERT INTO run_upstreams (run_id, upstream) VALUES (?, ?)"
+                       " ON CONFLICT (run_id) DO UPDATE SET upstream = excluded.upstream",
                        (run_id, upstream))
 
     def upstream(self, run_id: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT upstream FROM run_upstreams WHERE run_id = ?",
-                                   (run_id,)).fetchone()
+        with self._db.read() as db:
+            row = db.execute("SELECT upstream FROM run_upstreams WHERE run_id = ?",
+                             (run_id,)).fetchone()
         return row[0] if row else None
 
     def carry(self, run_id: str, state_json: str) -> None:
         with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO carried_state (id, run_id, state, at)"
-                       " VALUES (1, ?, ?, ?)", (run_id, state_json, self.clock()))
+            db.execute("INSERT INTO carried_state (id, run_id, state, at) VALUES (1, ?, ?, ?)"
+                       " ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id,"
+                       " state = excluded.state, at = excluded.at",
+                       (run_id, state_json, self.clock()))
 
     def carried(self) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT state FROM carried_state WHERE id = 1").fetchone()
+        with self._db.read() as db:
+            row = db.execute("SELECT state FROM carried_state WHERE id = 1").fetchone()
         return row[0] if row else None
 
     def forget_runs_gone(self) -> None:

@@ -46,11 +46,17 @@ def connect_triggers(runtime: Runtime, settings: TriggerSettings,
                      metrics: RuntimeMetrics) -> TriggerParts:
     """Give the dispatcher its run events; settle flow hand-offs a crash left undecided."""
     job = runtime.settings
-    store = TriggerStore(job.data_dir / "runs.db", runtime.store.clock)
+    if runtime.store.shared:  # PostgreSQL: the same database, shared by the replicas
+        store = TriggerStore(runtime.store.database, runtime.store.clock, shared=True)
+    else:
+        store = TriggerStore(job.data_dir / "runs.db", runtime.store.clock)
     # Also without targets: hand-offs left pending by an earlier configuration get settled.
     flow = FlowSender(job.job_name, settings, store, job.credentials_to_mask(), metrics)
     flow.recover(runtime.store)
-    steps = StepStore(job.data_dir / "runs.db") if job.workflow is not None else None
+    steps = None
+    if job.workflow is not None:
+        steps = StepStore(runtime.store.database if runtime.store.shared
+                          else job.data_dir / "runs.db")
     runtime.dispatcher.events = RunEvents(
         runs=runtime.store, triggers=store, metrics=metrics, flow=flow,
         keep_carried_state=job.trigger == CRON, steps=steps,

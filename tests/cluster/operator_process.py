@@ -31,7 +31,9 @@ class OperatorProcess:
                "OSC_OPERATOR_WATCH_NAMESPACES": self.watch_namespaces,
                "OSC_OPERATOR_RUNTIME_IMAGE": RUNTIME_IMAGE,
                "OSC_OPERATOR_HEALTH_PORT": str(self.health_port),
-               "OSC_OPERATOR_METRICS_PORT": str(free_port())}
+               "OSC_OPERATOR_METRICS_PORT": str(free_port()),
+               # test_cluster_autoscaling.py installs KEDA's CRDs: switch within seconds
+               "OSC_OPERATOR_KEDA_CHECK_SECONDS": "2"}
         env.pop("KUBERNETES_SERVICE_HOST", None)  # never the in-cluster config of a CI pod
         with self.log.open("a") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "osc_operator"], env=env,

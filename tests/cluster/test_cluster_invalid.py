@@ -9,7 +9,7 @@ import re
 
 import yaml
 
-from osc_operator import api, api_workflow
+from osc_operator import api, api_autoscaling, api_workflow
 from tests.cluster.jobs import openfnjob, wait_reason
 from tests.operator.test_crd import INVALID
 from tests.operator.test_workflow import INVALID as INVALID_WORKFLOWS
@@ -21,7 +21,10 @@ CEL_MESSAGES = ("set exactly one of", "name a time zone, not Local",
                 *(rule["message"] for rule in (
                     api_workflow.UNIQUE_STEPS, api_workflow.EDGES_KNOWN, api_workflow.ONE_START,
                     api_workflow.WORKFLOW_ALONE, api_workflow.JS_SAFE, api_workflow.JS_HAS_EXPRESSION,
-                    api_workflow.NOT_TO_START, api_workflow.NOT_START_NAME)))
+                    api_workflow.NOT_TO_START, api_workflow.NOT_START_NAME)),
+                api_autoscaling.MIN_NOT_ABOVE_MAX["message"],
+                api_autoscaling.AUTOSCALING_NEEDS_POSTGRES["message"],
+                api_autoscaling.AUTOSCALING_OWNS_REPLICAS["message"])
 
 
 def test_the_api_server_refuses_what_the_schema_and_cel_rules_refuse(osc) -> None:

@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 import yaml
 
-from osc_operator import api, api_webhook, api_workflow, crdgen
+from osc_operator import api, api_autoscaling, api_webhook, api_workflow, crdgen
 
 ROOT = Path(__file__).resolve().parents[2]
 ONE_OF_RULE = re.compile(r"^\[(has\(self\.\w+\)(, )?)+\]\.exists_one\(x, x\)$")
@@ -39,7 +39,11 @@ def _no_self_flow(job: dict[str, Any]) -> bool:
 
 def _one_pod_with_storage(spec: dict[str, Any]) -> bool:
     return ("storage" not in spec or spec["storage"].get("ephemeral") is True
-            or "replicas" not in spec or spec["replicas"] <= 1)
+            or "postgres" in spec["storage"] or "replicas" not in spec or spec["replicas"] <= 1)
+
+
+def _postgres_alone(storage: dict[str, Any]) -> bool:
+    return "postgres" not in storage or not ({"size", "storageClassName", "ephemeral"} & set(storage))
 
 
 def _ephemeral_alone(storage: dict[str, Any]) -> bool:
@@ -51,7 +55,8 @@ def _env_allowed(var: dict[str, Any]) -> bool:
     operator_sets = {"OSC_JOB", "OSC_JOB_NAME", "OSC_ADAPTOR", "OSC_TRIGGER", "OSC_CREDENTIAL",
                      "OSC_DATA_DIR", "OSC_HOST", "OSC_PORT", "OSC_RUN_TIMEOUT_SECONDS",
                      "OSC_CONCURRENCY", "OSC_FILTER", "OSC_ADAPTORS_DIR", "OSC_ADAPTOR_INSTALL",
-                     "OSC_TRIGGER_URL", "OSC_ON_INVALID_JOB"}
+                     "OSC_TRIGGER_URL", "OSC_ON_INVALID_JOB", "OSC_DATABASE_URL",
+                     "OSC_DATABASE_URL_PATH"}
     security = ("OSC_AUTH", "OSC_API_KEY", "OSC_FLOW_TARGETS", "OSC_BASIC_AUTH", "OSC_SIGNATURE",
                 "OSC_IDEMPOTENCY_FROM", "OSC_ACCEPT_")
     return (name not in operator_sets and not name.startswith(security)
@@ -108,6 +113,7 @@ KNOWN_RULES = {  # CEL rule → its Python equivalent
     api.NOT_RESERVED_ENV["rule"]: _env_allowed,
     api.NO_KEY_WHEN_OPEN["rule"]: _no_key_when_open,
     api.EPHEMERAL_ALONE["rule"]: _ephemeral_alone,
+    api.POSTGRES_ALONE["rule"]: _postgres_alone,
     "self != 'Local'": lambda value: value != "Local",
     api_webhook.SIGNATURE_PRESET_ALONE["rule"]: lambda value: "preset" not in value or not (
         {"algorithm", "encoding", "prefix"} & set(value)),
@@ -116,7 +122,14 @@ KNOWN_RULES = {  # CEL rule → its Python equivalent
         "contentType" in value),
     api.NO_SELF_FLOW["rule"]: _no_self_flow,
     api.ONE_POD_WITH_STORAGE["rule"]: _one_pod_with_storage,
+    api_autoscaling.MIN_NOT_ABOVE_MAX["rule"]: lambda value: (
+        value.get("minReplicas", 1) <= value.get("maxReplicas", 100)),
+    api_autoscaling.AUTOSCALING_NEEDS_POSTGRES["rule"]: lambda spec: (
+        "autoscaling" not in spec or "postgres" in (spec.get("storage") or {})),
+    api_autoscaling.AUTOSCALING_OWNS_REPLICAS["rule"]: lambda spec: (
+        "autoscaling" not in spec or spec.get("replicas", 1) == 1),
 }
+POSTGRES = {"postgres": {"urlSecretRef": {"name": "osc-db-app", "key": "uri"}}}
 
 
 def cel(rule: str, value: Any) -> bool:
@@ -301,6 +314,23 @@ INVALID = {
                                "ephemeral takes no size or storageClassName"),
     "two pods with storage": (with_spec(storage={"size": "1Gi"}, replicas=2),
                               "replicas must be 0 or 1 with storage"),
+    "postgres with a size": (with_spec(storage={"postgres": {"urlSecretRef": {
+        "name": "db-app", "key": "uri"}}, "size": "1Gi"}), "postgres takes no size"),
+    "postgres without its Secret": (with_spec(storage={"postgres": {}}), "urlSecretRef"),
+    "autoscaling without postgres": (with_spec(autoscaling={"maxReplicas": 4}),
+                                     "autoscaling needs storage.postgres"),
+    "autoscaling on a claim": (with_spec(storage={"size": "1Gi"}, autoscaling={
+        "maxReplicas": 4}), "autoscaling needs storage.postgres"),
+    "autoscaling min above max": (with_spec(storage=POSTGRES, autoscaling={
+        "minReplicas": 5, "maxReplicas": 4}), "minReplicas may not be above maxReplicas"),
+    "autoscaling to no pod": (with_spec(storage=POSTGRES, autoscaling={
+        "minReplicas": 0, "maxReplicas": 4}), "less than the minimum"),
+    "autoscaling without a maximum": (with_spec(storage=POSTGRES, autoscaling={
+        "minReplicas": 2}), "'maxReplicas' is a required"),
+    "autoscaling beside replicas": (with_spec(storage=POSTGRES, replicas=3, autoscaling={
+        "maxReplicas": 4}), "replicas is set by the autoscaler"),
+    "autoscaling target 0": (with_spec(storage=POSTGRES, autoscaling={
+        "maxReplicas": 4, "targetQueuedPerReplica": 0}), "less than the minimum"),
     **{f"env {name}": (with_spec(env=[{"name": "HTTP_PROXY", "value": "x"},
                                       {"name": name, "value": "none"}]),
                        "a variable the osc operator sets or that changes the runtime's security")
@@ -308,7 +338,7 @@ INVALID = {
                     "OSC_NPMRC_PATH", "OSC_FLOW_TARGETS", "OSC_FLOW_TARGETS_PATH",
                     "OSC_DATA_DIR", "OSC_PORT", "OSC_HOST", "OSC_ADAPTOR_INSTALL", "OSC_JOB",
                     "OSC_API_KEY_HEADER", "OSC_SIGNATURE", "OSC_IDEMPOTENCY_FROM",
-                    "OSC_ACCEPT_BODY")},
+                    "OSC_ACCEPT_BODY", "OSC_DATABASE_URL", "OSC_DATABASE_URL_PATH")},
     "no authentication and a key": (with_spec(trigger={"webhook": {
         "allowUnauthenticated": True, "authSecretRef": {"name": "a", "key": "b"}}}),
         "allowUnauthenticated takes no authSecretRef"),
@@ -348,6 +378,11 @@ def test_invalid_jobs_are_rejected(name: str) -> None:
     {"storage": {}},
     {"storage": {"storageClassName": "fast-ssd"}},
     {"storage": {"ephemeral": True}, "replicas": 3},
+    {"storage": {"postgres": {"urlSecretRef": {"name": "osc-db-app", "key": "uri"}}},
+     "replicas": 3},
+    {"storage": POSTGRES, "autoscaling": {"maxReplicas": 10}},
+    {"storage": POSTGRES, "replicas": 1, "autoscaling": {
+        "minReplicas": 3, "maxReplicas": 3, "targetQueuedPerReplica": 50}},
     {"replicas": 3},
     {"env": [{"name": "OSC_LOG_JOB_OUTPUT", "value": "true"},
              {"name": "OSC_NPM_REGISTRY", "value": "https://npm.example.com/"},

@@ -35,8 +35,8 @@ def test_a_data_dir_from_before_attempts_gets_the_last_attempt_of_finished_runs(
     assert len(RunStore(path).attempts(dead.run_id)) == 1  # opened again: nothing added twice
 
 
-def test_a_retried_attempt_is_recorded_and_the_run_shows_the_next_one(tmp_path: Path):
-    store = RunStore(tmp_path / "runs.db")
+def test_a_retried_attempt_is_recorded_and_the_run_shows_the_next_one(backend):
+    store = backend.runs()
     run, _ = store.add("{}")
     store.claim_next()
     store.requeue(run.run_id, outcome="failed", exit_code=1, error="first")

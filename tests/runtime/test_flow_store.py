@@ -1,13 +1,12 @@
 """Flow hand-offs in the store, without HTTP: what is held, released, dropped and recovered.
 
-A real RunStore and TriggerStore on one SQLite file; results are built by hand here because the
+A real RunStore and TriggerStore on one database (SQLite, then PostgreSQL); results are built by hand here because the
 point is the bookkeeping around an outcome, not running a job (the live tests do that).
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -16,23 +15,32 @@ from osc_runtime.engines.base import Outcome, RunResult
 from osc_runtime.flow import FlowSender
 from osc_runtime.run_events import RunEvents
 from osc_runtime.settings import SettingsError, load
-from osc_runtime.store import RunStore, Status
-from osc_runtime.trigger_store import TriggerStore
+from osc_runtime.store import Status
 from osc_runtime.triggers import TriggerSettings, load_trigger_settings
 
 TARGETS = [{"name": "load", "on": "success", "url": "http://load.ns.svc/inbox", "key_path": "/k"},
            {"name": "alert", "on": "failure", "url": "http://alert.ns.svc/inbox", "key_path": "/k"}]
 
 
+class Clock:
+    now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def stores(tmp_path: Path):
-    runs = RunStore(tmp_path / "runs.db")
-    triggers = TriggerStore(tmp_path / "runs.db")
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def stores(backend, clock: Clock):
+    runs = backend.runs(clock)
+    triggers = backend.triggers(runs, clock)
     sender = FlowSender("fetch", TriggerSettings(flow_targets=json.dumps(TARGETS)), triggers,
                         {"token": "flow-unit-secret"})
-    yield runs, triggers, sender
-    triggers.close()
-    runs.close()
+    return runs, triggers, sender
 
 
 def test_a_finished_run_hands_off_to_the_matching_target_only(stores) -> None:
@@ -79,13 +87,14 @@ def test_recovery_settles_what_a_crash_left_held(stores) -> None:
     assert triggers.held() == []
 
 
-def test_a_run_that_dies_in_recovery_hands_off_to_the_failure_flow(stores) -> None:
+def test_a_run_that_dies_in_recovery_hands_off_to_the_failure_flow(stores, clock: Clock) -> None:
     runs, triggers, sender = stores
     runs.add(json.dumps({"n": 7}))
     for _ in range(MAX_INTERRUPTED_ATTEMPTS):  # each claim is an attempt a crash interrupted
         run = runs.claim_next()
         runs.requeue(run.run_id, outcome="crashed")
     runs.claim_next()  # the last attempt: left `running` by one more crash
+    clock.now += 60  # and its lease (PostgreSQL) expires: no one renews it
     dispatcher = Dispatcher(load(job="x", adaptor="@openfn/language-common", auth="none"), runs)
     dispatcher.events = RunEvents(runs=runs, triggers=triggers, flow=sender)
     dispatcher.recover()

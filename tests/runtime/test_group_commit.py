@@ -2,19 +2,18 @@
 
 The inbox now refuses every body it knows SQLite cannot take (see test_bad_input.py), so no HTTP
 request reaches the store with one any more; these tests hand the real store (SQLite on disk)
-and the real group commit such submissions directly, as a future bug in validation would.
+and the real group commit such submissions directly, as a future bug in validation would; and
+the same on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
-
 import pytest
 
 from osc_runtime.group_commit import GroupCommit
-from osc_runtime.store import RunStore, Status, Submission, SubmissionRefused
+from osc_runtime.store import Status, Submission, SubmissionRefused
 
 VALID = 40
 LONE_SURROGATE = json.dumps({"a": "\ud800"}, ensure_ascii=False)  # SQLite cannot encode it
@@ -31,8 +30,8 @@ def submissions() -> list[Submission]:
     return mixed
 
 
-def test_concurrent_valid_submissions_are_all_stored_beside_failing_ones(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.db")
+def test_concurrent_valid_submissions_are_all_stored_beside_failing_ones(backend) -> None:
+    store = backend.runs()
     writer = GroupCommit(store, max_queued=1000)
 
     async def submit_all() -> list:
@@ -45,15 +44,15 @@ def test_concurrent_valid_submissions_are_all_stored_beside_failing_ones(tmp_pat
     assert len(stored) == VALID and all(created for _, created in stored)
     assert len(refused) == 10 and all(isinstance(error, SubmissionRefused) for error in refused)
     assert "cannot be stored" in str(refused[0])
-    reopened = RunStore(tmp_path / "runs.db")  # what is on disk, not what the writer said
+    reopened = backend.runs()  # what is on disk, not what the writer said
     runs = reopened.list(limit=500)
     assert sorted(json.loads(reopened.get(run.run_id).input)["n"] for run in runs) == list(range(VALID))
     assert reopened.queued == VALID and store.queued == VALID  # the refused ones did not count
     assert {run.status for run in runs} == {Status.QUEUED}
 
 
-def test_a_refused_submission_leaves_nothing_and_the_next_batch_is_stored(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.db")
+def test_a_refused_submission_leaves_nothing_and_the_next_batch_is_stored(backend) -> None:
+    store = backend.runs()
     results = store.add_many([Submission(LONE_SURROGATE), Submission("{}")])
     assert isinstance(results[0], SubmissionRefused) and results[1][1] is True
     assert [run.input for run in store.list(bodies=True)] == ["{}"]

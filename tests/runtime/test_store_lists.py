@@ -1,15 +1,14 @@
-"""A list of runs reads only what a list shows (memory is measured in bench/p5_list_memory.py)."""
+"""A list of runs reads only what a list shows (memory is measured in bench/p5_list_memory.py),
+on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-from osc_runtime.store import LIST_ERROR_CHARS, RunStore, Status
+from osc_runtime.store import LIST_ERROR_CHARS, Status
 
 
-def test_a_list_carries_no_bodies_and_a_cut_error_while_get_has_everything(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.db")
+def test_a_list_carries_no_bodies_and_a_cut_error_while_get_has_everything(backend) -> None:
+    store = backend.runs()
     big = json.dumps({"pad": "x" * 100_000})
     first, _ = store.add(big)
     store.claim_next()

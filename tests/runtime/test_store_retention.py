@@ -1,4 +1,5 @@
-"""The store with an injected clock: retention, the idempotency window, retry backoff."""
+"""The store with an injected clock: retention, the idempotency window, retry backoff (on
+SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -35,10 +36,10 @@ def finished_run(store: RunStore, logs: Path, status: Status = Status.SUCCESS) -
     return run.run_id
 
 
-def test_finished_runs_and_their_logs_go_after_the_retention_days(tmp_path: Path) -> None:
+def test_finished_runs_and_their_logs_go_after_the_retention_days(tmp_path: Path, backend) -> None:
     clock, logs = Clock(), tmp_path / "runs"
     logs.mkdir()
-    store = RunStore(tmp_path / "runs.db", clock)
+    store = backend.runs(clock)
     unfinished, _ = store.add("{}")
     assert store.claim_next().run_id == unfinished.run_id  # old, but still running
     old = [finished_run(store, logs), finished_run(store, logs, Status.FAILED)]
@@ -52,19 +53,19 @@ def test_finished_runs_and_their_logs_go_after_the_retention_days(tmp_path: Path
     assert store.get(unfinished.run_id).status is Status.RUNNING, "an unfinished run was deleted"
 
 
-def test_only_the_newest_runs_are_kept_beyond_max_runs(tmp_path: Path) -> None:
+def test_only_the_newest_runs_are_kept_beyond_max_runs(tmp_path: Path, backend) -> None:
     clock, logs = Clock(), tmp_path / "runs"
     logs.mkdir()
-    store = RunStore(tmp_path / "runs.db", clock)
+    store = backend.runs(clock)
     ids = [finished_run(store, logs) for _ in range(5)]
     assert sweep(store, logs, settings(tmp_path, retention_max_runs=2)) == 3
     assert [run.run_id for run in store.list()] == [ids[4], ids[3]]
     assert sorted(path.stem for path in logs.iterdir()) == sorted(ids[3:])
 
 
-def test_an_idempotency_key_is_kept_for_its_window_only(tmp_path: Path) -> None:
+def test_an_idempotency_key_is_kept_for_its_window_only(backend) -> None:
     clock = Clock()
-    store = RunStore(tmp_path / "runs.db", clock)
+    store = backend.runs(clock)
     first, created = store.add("{}", idempotency_key="k", keys_since=clock.now - 60)
     assert created
     clock.now += 30

@@ -99,6 +99,14 @@ deleted by hand but the CronJob and PodDisruptionBudget a changed spec no longer
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
   verbs: [get, create, patch, delete]
+# spec.autoscaling: an HPA without KEDA, KEDA's ScaledObject and TriggerAuthentication with it;
+# each is deleted when the other takes over or autoscaling is dropped.
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get, create, patch, delete]
+- apiGroups: [keda.sh]
+  resources: [scaledobjects, triggerauthentications]
+  verbs: [get, create, patch, delete]
 {{- if .Values.jobNetworkPolicy.enabled }}
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]

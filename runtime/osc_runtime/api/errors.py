@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from osc_runtime.store import StoreUnavailable
+
 log = logging.getLogger("osc_runtime.api")
 
 MAX_HEADERS = 100
@@ -22,6 +24,7 @@ MAX_HEADER_BYTES = 32 * 1024
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(HeaderLimits)
 
@@ -53,6 +56,13 @@ async def _invalid_request(request: Request, error: RequestValidationError) -> J
         for item in error.errors()
     ]
     return JSONResponse({"error": "invalid request", "detail": detail}, 422)
+
+
+async def _store_unavailable(request: Request, error: StoreUnavailable) -> JSONResponse:
+    """PostgreSQL is away (restarting, failing over): a moment's wait, not a server error."""
+    log.warning("run store unavailable on %s %s: %s", request.method, request.url.path, error)
+    return JSONResponse({"error": "the run store is unavailable; retry shortly"}, 503,
+                        headers={"Retry-After": "5"})
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from osc_runtime.api.deps import Readiness, RuntimeDep
-from osc_runtime.store import Status
+from osc_runtime.store import Status, StoreUnavailable
 
 router = APIRouter()
 
@@ -30,9 +30,11 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
         reasons.append(f"adaptor {runtime.adaptor.state.value}: {runtime.adaptor.reason}")
     try:
         runtime.store.check_writable()
-    except sqlite3.Error as error:
+        queued = runtime.store.count(Status.QUEUED)
+    except (sqlite3.Error, StoreUnavailable) as error:
         checks["store"] = "failed"
         reasons.append(f"store not writable: {error}")
+        queued = None
     if runtime.draining:
         checks["accepting"] = False
         reasons.append("shutting down")
@@ -41,7 +43,7 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
         "reason": "; ".join(reasons) or None,
         "checks": checks,
         "adaptor": {"name": runtime.settings.adaptor_name(), "version": runtime.adaptor.version},
-        "queued": runtime.store.count(Status.QUEUED),
+        "queued": queued,
         "running": runtime.dispatcher.running,
     }
     return JSONResponse(body, 200 if not reasons else 503)

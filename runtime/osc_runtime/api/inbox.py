@@ -22,7 +22,7 @@ from osc_runtime.idempotency import parse_idempotency_from
 from osc_runtime.request_meta import describe_request
 from osc_runtime.run_requests import RunRequest
 from osc_runtime.settings import EndpointStyle
-from osc_runtime.store import QueueFull, Run, Status, Submission, SubmissionRefused
+from osc_runtime.store import QueueFull, Run, Status, StoreUnavailable, Submission, SubmissionRefused
 
 router = APIRouter()
 
@@ -60,6 +60,9 @@ async def accept(
                             headers={"Retry-After": "10"}) from None
     except SubmissionRefused as refused:
         raise HTTPException(400, str(refused)[:300]) from None
+    except StoreUnavailable:  # nothing was stored: the sender keeps the delivery and retries
+        raise HTTPException(503, "the run store is unavailable; retry shortly",
+                            headers={"Retry-After": "5"}) from None
     if verdict == 409:
         raise HTTPException(409, "this Idempotency-Key was already used with a different body")
     if verdict == 200:  # the same key and body again: the earlier run, nothing new

@@ -82,7 +82,9 @@ def get_input(run_id: str, runtime: RuntimeDep) -> Response:
 def get_log(run_id: str, runtime: RuntimeDep) -> PlainTextResponse:
     run = _find(runtime, run_id)
     path = runtime.dispatcher.log_path(run.run_id)
-    text = path.read_bytes().decode("utf-8", "replace") if path.is_file() else ""
+    text = runtime.store.log_of(run.run_id)  # PostgreSQL: any replica's attempts
+    if text is None:
+        text = path.read_bytes().decode("utf-8", "replace") if path.is_file() else ""
     return PlainTextResponse(text)
 
 
