@@ -87,7 +87,7 @@ verify: install ## Fail when a generated file is stale
 	$(PY) -m osc_operator.bundledgen verify
 
 test: install test-tools verify ## Run the test suite (starts its own control plane for tests/cluster)
-	$(PY) -m pytest tests --ignore=tests/images
+	$(PY) -m pytest tests --ignore=tests/images -n 2  # two workers: see tests/conftest.py
 
 test-images: install test-tools ## Build and run the images with podman (slow; needs root)
 	$(PY) -m pytest tests/images -p no:cacheprovider

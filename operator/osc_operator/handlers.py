@@ -36,6 +36,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=prefix)
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
+    settings.execution.max_workers = 32  # a reconciliation mostly waits on the API server
     # After a handler, kopf waits for the watch to bring back its own annotation patch before it
     # trusts a body again. A reconciliation's status write arrives first, without kopf's
     # annotations; if the wait (5 s by default) runs out under a burst of jobs, kopf takes that
@@ -131,10 +132,12 @@ def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any,
         for reason, warning in outcome.warnings:  # once per spec, not at every resume
             kopf.warn(body, reason=reason, message=warning)
     selector = render.selector_labels(body["metadata"]["name"])
-    failure = None if outcome.available else adaptor_install.find_install_failure(
-        memo.kube, body, selector)
-    invalid = None if outcome.available or failure else job_check.find_job_invalid(
-        memo.kube, body, selector, outcome.job_checksum)
+    # Pods explain a failure; a job never reported on has just had its Deployment created,
+    # so it has no pods to read yet (the Deployment's own events bring the next look).
+    look = not outcome.available and "observedGeneration" in (body.get("status") or {})
+    failure = adaptor_install.find_install_failure(memo.kube, body, selector) if look else None
+    invalid = job_check.find_job_invalid(memo.kube, body, selector, outcome.job_checksum) \
+        if look and not failure else None
     extra = {"flowTargets": outcome.flow_targets}
     durable = _durable(body, outcome.durable, previous)
     if outcome.available:

@@ -19,6 +19,7 @@ from osc_runtime.adaptors import AdaptorError, ResolvedAdaptor, ensure_adaptor
 from osc_runtime.api import console, docs, health, inbox, runs
 from osc_runtime.api.deps import Readiness, Runtime
 from osc_runtime.api.errors import install_error_handlers
+from osc_runtime.api.inbox_fast import RuntimeApp
 from osc_runtime.api.paths import TrailingSlashes
 from osc_runtime.auth import build_authenticator
 from osc_runtime.dispatcher import Dispatcher
@@ -71,7 +72,8 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> FastAPI:
             runtime.store.close()
             triggers.close()
 
-    app = FastAPI(title="osc runtime", version="0.1.0", lifespan=lifespan, redirect_slashes=False,
+    # RuntimeApp: FastAPI, with a short stack for plain POST /inbox requests (api/inbox_fast.py).
+    app = RuntimeApp(title="osc runtime", version="0.1.0", lifespan=lifespan, redirect_slashes=False,
                   description=f"The service of the OpenFn job `{settings.job_name}`.",
                   docs_url=None, redoc_url=None)  # /docs is served offline by api.docs
     install_error_handlers(app)

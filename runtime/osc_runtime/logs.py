@@ -7,6 +7,9 @@ import logging
 import sys
 import time
 
+import orjson
+
+from osc_runtime.log_writer import TurnBufferedHandler
 from osc_runtime.request_meta import mask_query
 
 CONTEXT_FIELDS = ("event", "run_id", "attempt", "job", "trigger", "upstream", "outcome", "status",
@@ -15,27 +18,47 @@ CONTEXT_FIELDS = ("event", "run_id", "attempt", "job", "trigger", "upstream", "o
 
 
 class JsonFormatter(logging.Formatter):
+    _stamp: tuple[int, str] = (-1, "")  # (second, its text): one tuple, safe across threads
+
     def format(self, record: logging.LogRecord) -> str:
         line = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+            "time": self._time(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
-        line.update({name: getattr(record, name) for name in CONTEXT_FIELDS if hasattr(record, name)})
+        fields = record.__dict__
+        line.update({name: fields[name] for name in CONTEXT_FIELDS if name in fields})
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        try:  # orjson: a tenth of json's time, and two lines per accepted run
+            return orjson.dumps(line, default=str).decode()
+        except TypeError:  # what orjson will not write (a lone surrogate, an int past 64 bits)
+            return json.dumps(line, default=str)
+
+    def _time(self, created: float) -> str:
+        """The record's time to the second, formatted once per second (not once per line)."""
+        second, text = self._stamp
+        if int(created) != second:
+            second = int(created)
+            text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+            self._stamp = (second, text)
+        return text
 
 
 def configure_logging(job_name: str, level: int = logging.INFO,
                       hidden_query_params: frozenset[str] = frozenset()) -> None:
     """`hidden_query_params`: query parameters (OSC_API_KEY_QUERY_PARAM) masked in access lines."""
-    handler = logging.StreamHandler(sys.stdout)
+    handler = TurnBufferedHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(_JobName(job_name))
     handler.addFilter(_MaskQuery(hidden_query_params))
     handler.addFilter(_access_fields)
+    # No line shows the caller's file, thread or process: logging need not look them up
+    # (the "Optimization" advice of Python's logging HOWTO); a frame walk per line otherwise.
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging.logAsyncioTasks = False  # Python 3.12+: the task name
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

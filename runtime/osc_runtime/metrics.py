@@ -23,6 +23,7 @@ KNOWN_TRIGGERS = ("webhook", "cron", "flow")
 class RuntimeMetrics:
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, object], Counter] = {}
         ProcessCollector(registry=registry)
         self.accepted = Counter("osc_runs_accepted", "Runs accepted by the inbox (stored, 202).",
                                 ["trigger"], registry=registry)
@@ -57,7 +58,19 @@ class RuntimeMetrics:
         self.callbacks_pending.set_function(pending_callbacks)
 
     def run_accepted(self, trigger: str) -> None:
-        self.accepted.labels(trigger if trigger in KNOWN_TRIGGERS else "other").inc()
+        self._child(self.accepted, trigger if trigger in KNOWN_TRIGGERS else "other").inc()
+
+    def inbox_answered(self, status: int) -> None:
+        self._child(self.inbox_requests, status).inc()
+
+    def _child(self, counter: Counter, label: object) -> Counter:
+        """`counter.labels(label)`, looked up once per label (labels() locks and builds keys;
+        the inbox asks for two on every request). Labels are few: statuses and triggers."""
+        key = (id(counter), label)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = counter.labels(str(label))
+        return child
 
     def attempt_ended(self, outcome: str, seconds: float | None, final_status: str | None,
                       now: float) -> None:
@@ -89,7 +102,7 @@ class InboxRequestCounter:
 
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self.metrics.inbox_requests.labels(str(message["status"])).inc()
+                self.metrics.inbox_answered(message["status"])
             await send(message)
 
         await self.app(scope, receive, counting_send)

@@ -8,6 +8,7 @@ parameter are left out, so a job that copies `state.request` into its output lea
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -24,14 +25,28 @@ MASK = "***"
 
 def describe_request(request: Request, hidden_headers: frozenset[str],
                      hidden_params: frozenset[str]) -> dict[str, Any]:
-    hidden = ALWAYS_HIDDEN | hidden_headers
-    headers = grouped((name, value) for name, value in request.headers.items()
+    hidden = _hidden(hidden_headers)
+    # The scope's headers as Starlette decodes them (latin-1), without building Headers twice.
+    headers = grouped((name, value) for name, value in
+                      ((name.decode("latin-1"), value.decode("latin-1"))
+                       for name, value in request.scope["headers"])
                       if name.lower() not in hidden)
     query = request.scope.get("query_string", b"").decode("latin-1")
     params = grouped((name, value) for name, value in parse_qsl(query, keep_blank_values=True)
-                     if name not in hidden_params)
-    return {"method": request.method, "path": request.url.path, "query": params,
+                     if name not in hidden_params) if query else {}
+    return {"method": request.method, "path": _path(request), "query": params,
             "headers": headers, "contentType": request.headers.get("content-type")}
+
+
+def _path(request: Request) -> str:
+    """`request.url.path`; the inbox's own path as it is, without building and parsing a URL."""
+    path = request.scope["path"]
+    return path if path == "/inbox" else request.url.path
+
+
+@functools.lru_cache(maxsize=8)
+def _hidden(configured: frozenset[str]) -> frozenset[str]:
+    return ALWAYS_HIDDEN | configured
 
 
 def mask_query(path: str, params: frozenset[str]) -> str:

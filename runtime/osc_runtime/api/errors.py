@@ -46,6 +46,11 @@ class HeaderLimits:
 
 
 async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+    return http_error_response(error)
+
+
+def http_error_response(error: HTTPException) -> JSONResponse:
+    """The JSON answer to an HTTPException (also used by the inbox's fast path)."""
     message = error.detail if isinstance(error.detail, str) else "request failed"
     return JSONResponse({"error": message}, error.status_code, headers=error.headers)
 

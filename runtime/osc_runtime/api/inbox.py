@@ -48,13 +48,23 @@ async def accept(
     x_osc_trigger: Annotated[str | None, Header(pattern=TRIGGER_PATTERN)] = None,
     x_osc_upstream: Annotated[str | None, Header(max_length=300, pattern=UPSTREAM_PATTERN)] = None,
 ) -> Response:
+    # The documented route. Most requests never reach it: `inbox_fast` answers those whose
+    # parameters need no validation beyond its own, through the same `accept_delivery`.
+    return await accept_delivery(request, runtime, sync, idempotency_key, x_osc_trigger,
+                                 x_osc_upstream)
+
+
+async def accept_delivery(request: Request, runtime: Runtime, sync: bool | None,
+                          idempotency_key: str | None, trigger: str | None,
+                          upstream: str | None) -> Response:
+    """Everything POST /inbox does once its parameters are valid; raises HTTPException."""
     auth, raw, payload = await _authenticated_body(request, runtime)
     if (unmatched := request.app.state.message_filter.mismatch(payload)) is not None:
         return _not_matched(request, unmatched)
     came_in = _came_in(request, runtime, auth, raw)
     key = idempotency_key or _sender_key(request, runtime, payload)
     try:
-        run, verdict = await _store(runtime, payload, key, x_osc_trigger or "webhook", came_in)
+        run, verdict = await _store(runtime, payload, key, trigger or "webhook", came_in)
     except QueueFull:
         raise HTTPException(429, "too many runs are waiting; retry later",
                             headers={"Retry-After": "10"}) from None
@@ -67,7 +77,7 @@ async def accept(
         raise HTTPException(409, "this Idempotency-Key was already used with a different body")
     if verdict == 200:  # the same key and body again: the earlier run, nothing new
         return accept_answer(runtime.settings, run, 200, auth)
-    runtime.dispatcher.events.accepted(run, x_osc_upstream, auth=auth)
+    runtime.dispatcher.events.accepted(run, upstream, auth=auth)
     runtime.dispatcher.wake()
     if sync if sync is not None else runtime.settings.endpoint_style is EndpointStyle.SYNC:
         return await _wait(runtime, run, auth)

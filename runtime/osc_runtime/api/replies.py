@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+import orjson
 from fastapi.responses import JSONResponse, Response
 
 from osc_runtime.settings import Settings
@@ -33,9 +34,21 @@ def run_headers(run: Run) -> dict[str, str]:
     return {"Location": f"/runs/{run.run_id}", "X-OSC-Run-Id": run.run_id}
 
 
+class RunJSONResponse(JSONResponse):
+    """JSONResponse written by orjson (the same bytes for a run record, in a fifth of the time:
+    every 202 is one); json for what orjson will not write (an integer past 64 bits in a
+    final state, a lone surrogate)."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return orjson.dumps(content)
+        except TypeError:
+            return super().render(content)
+
+
 def run_answer(run: Run, status: int, auth: str | None = None) -> JSONResponse:
     record = run.to_json() | ({"auth": auth} if auth else {})
-    return JSONResponse(record, status, headers=run_headers(run))
+    return RunJSONResponse(record, status, headers=run_headers(run))
 
 
 def accept_answer(settings: Settings, run: Run, status: int, auth: str) -> Response:

@@ -8,6 +8,7 @@ authenticates. The name is recorded with the run (`"auth": "basic"`), never what
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,10 @@ class Authenticator:
         return None
 
     def credential_headers(self) -> frozenset[str]:
+        return self._credential_headers
+
+    @functools.cached_property
+    def _credential_headers(self) -> frozenset[str]:  # asked for on every request
         return frozenset().union(*(method.credential_headers for method in self.methods))
 
     def refusal(self, request: Request) -> tuple[str, dict[str, str]]:

@@ -22,6 +22,7 @@ class ApiKeyMethod:
         self.keys = keys
         self.schemes = {scheme.lower() for scheme in schemes}
         self.header = header.lower()
+        self._header_bytes = self.header.encode("latin-1")
         self.credential_headers = frozenset({"authorization", self.header})
         self.challenge = f'{schemes[0]} realm="osc"' if schemes else None
         shown = " or ".join(f"Authorization: {scheme} <key>" for scheme in schemes)
@@ -31,9 +32,18 @@ class ApiKeyMethod:
         return self.name if matches_any(self._presented(request), self.keys) else None
 
     def _presented(self, request: Request) -> bytes:
-        value = request.headers.get(self.header, "").strip()
+        # What `request.headers.get` gives (the first of each, latin-1), in one pass over the
+        # raw headers: asked on every request, and Headers.get raises inside for a missing one.
+        own = authorization = None
+        for name, raw in request.scope["headers"]:
+            if name == self._header_bytes and own is None:
+                own = raw
+            elif name == b"authorization" and authorization is None:
+                authorization = raw
+        value = own.decode("latin-1").strip() if own is not None else ""
         if not value:
-            scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
+            text = authorization.decode("latin-1") if authorization is not None else ""
+            scheme, _, token = text.strip().partition(" ")
             value = token.strip() if scheme.lower() in self.schemes else ""
         return value.encode("utf-8", "replace")
 
