@@ -61,10 +61,10 @@ def test_a_refused_submission_leaves_nothing_and_the_next_batch_is_stored(backen
     assert store.add("[]")[1] is True and store.queued == 2
 
 
-def test_a_new_run_is_answered_as_it_is_stored(tmp_path: Path) -> None:
+def test_a_new_run_is_answered_as_it_is_stored(backend) -> None:
     """The store builds a new run from what it inserted instead of reading the row back: the
     two must be the same, column for column."""
-    store = RunStore(tmp_path / "runs.db")
+    store = backend.runs()
     answered = store.add_many([Submission('{"a": 1}', "cron", "d" * 64, "key-1"),
                                Submission("[]")], max_queued=10)
     for run, created in answered:
