@@ -304,13 +304,23 @@ def deployment_changed(body: kopf.Body, namespace: str, memo: kopf.Memo, **_: An
     """Ready follows the Deployment: True once it is available for the current spec."""
     owners = [ref["name"] for ref in body.metadata.get("ownerReferences", [])
               if ref.get("kind") == api.KIND]
-    job = kube.get_job(memo.kube, namespace, owners[0]) if owners else None
+    if not owners:
+        return
+    # After any reconciliation of the job under way: one that created this Deployment a moment
+    # ago reports it unavailable when it ends, and this event may be the last one that comes.
+    with _JOB_LOCKS[(namespace, owners[0])]:
+        _follow_deployment(memo, namespace, owners[0], dict(body))
+
+
+def _follow_deployment(memo: kopf.Memo, namespace: str, owner: str,
+                       deployment: dict[str, Any]) -> None:
+    job = kube.get_job(memo.kube, namespace, owner)
     if job is None:
         return
     ready = _followed_ready(job)
     if ready is None:
         return  # a reconcile is due, or the job is blocked for a reason of its own
-    available = kube.deployment_available(dict(body))
+    available = kube.deployment_available(deployment)
     if available == (ready.get("status") == "True"):
         return
     if available:
@@ -327,10 +337,17 @@ def pod_changed(body: kopf.Body, namespace: str, labels: kopf.Labels, memo: kopf
     """A runtime pod whose adaptor init container failed (Ready=False AdaptorInstallFailed) or
     whose runtime found the job invalid (Ready=False JobInvalid)."""
     owner = labels.get("app.kubernetes.io/instance")
-    job = kube.get_job(memo.kube, namespace, owner) if owner else None
+    if not owner:
+        return
+    with _JOB_LOCKS[(namespace, owner)]:  # after a reconciliation under way, as above
+        _follow_pod(memo, namespace, owner, dict(body))
+
+
+def _follow_pod(memo: kopf.Memo, namespace: str, owner: str, pod: dict[str, Any]) -> None:
+    job = kube.get_job(memo.kube, namespace, owner)
     if job is None:
         return
-    reason, message = _pod_failure(dict(body), job)
+    reason, message = _pod_failure(pod, job)
     if message is None:
         return
     ready = _followed_ready(job)
