@@ -107,7 +107,7 @@ def request_kind(request) -> str:
     else:
         parts = parts[-1:]
     plural = parts[0] + (f"/{parts[2]}" if len(parts) > 2 else "")
-    return f"{request.method.value if hasattr(request.method, 'value') else request.method} {plural}"
+    return f"{getattr(request.method, 'value', request.method)} {plural}"  # kmock's enum or a str
 
 
 def main() -> dict:

@@ -134,7 +134,7 @@ def _reconcile_and_report(memo: kopf.Memo, body: dict[str, Any], logger: Any,
     selector = render.selector_labels(body["metadata"]["name"])
     # Pods explain a failure; a job never reported on has just had its Deployment created,
     # so it has no pods to read yet (the Deployment's own events bring the next look).
-    look = not outcome.available and "observedGeneration" in (body.get("status") or {})
+    look = not outcome.available and not outcome.fresh
     failure = adaptor_install.find_install_failure(memo.kube, body, selector) if look else None
     invalid = job_check.find_job_invalid(memo.kube, body, selector, outcome.job_checksum) \
         if look and not failure else None

@@ -66,6 +66,7 @@ class Outcome:
     durable: tuple[bool, str, str] | None = None  # the Durable condition: status, reason, text
     job_checksum: str | None = None  # of the job the current pods run
     keda: bool | None = None  # the autoscaler made: KEDA's (True), an HPA (False), none (None)
+    fresh: bool = False  # the job was never reported on: its children were just created
 
 
 def validate(name: str, spec: dict[str, Any]) -> OpenFnJobSpec:
@@ -100,7 +101,7 @@ def reconcile(client: kube.Kube, body: dict[str, Any], default_image: str,
     _refuse_cycles(name, edges)
     # Never reported on: no child is likely to exist yet, so create without reading first.
     fresh = "observedGeneration" not in (body.get("status") or {})
-    outcome = Outcome(available=False)
+    outcome = Outcome(available=False, fresh=fresh)
     api_key = _ensure_inbox_secret(client, body, name, namespace, spec, outcome, fresh)
     configmap = render.render_job_configmap(name, namespace, spec)
     for child in (configmap, render.render_service(name, namespace)):
