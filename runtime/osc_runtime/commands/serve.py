@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 from types import FrameType
@@ -20,6 +21,10 @@ from osc_runtime.triggers import TriggerSettings
 
 
 DRAIN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# Python's cyclic garbage collector runs when container allocations outnumber deallocations by
+# its first threshold (700). The objects of the requests in progress alone pass that many, so
+# under load it ran every few requests, walking objects that reference counting frees anyway.
+YOUNG_GC_THRESHOLD = 10_000
 
 
 def main(argv: list[str]) -> int:
@@ -71,6 +76,19 @@ class DrainingServer(uvicorn.Server):
     async def serve(self, sockets: list | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets)
+
+    async def startup(self, sockets: list | None = None) -> None:
+        await super().startup(sockets)
+        settle_memory()
+
+
+def settle_memory() -> None:
+    """Once started: what exists now (modules, the app, its settings) lives as long as the
+    process, so the collector's full passes leave it out (`gc.freeze`); they took ~50 ms each,
+    every request in progress waiting, and the young generation is collected less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         runtime = getattr(self.config.app.state, "runtime", None)
