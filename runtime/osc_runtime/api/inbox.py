@@ -12,6 +12,7 @@ import hashlib
 import json
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -152,10 +153,14 @@ async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
 async def _store(runtime: Runtime, payload: object, key: str | None,
                  trigger: str, came_in: RunRequest) -> tuple[Run, int]:
     """The run and the answer's status: 202 new, 200 a repeat (same key and body), 409 a clash."""
-    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    # The same JSON value counts as the same body, whatever its key order or spacing.
-    canonical = json.dumps(payload, separators=(",", ":"), sort_keys=True)
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    try:
+        text = orjson.dumps(payload).decode()
+    except TypeError:  # an integer past 64 bits
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    # Compared only with a later use of the same key. The same JSON value counts as the same
+    # body, whatever its key order or spacing.
+    digest = None if key is None else hashlib.sha256(
+        json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()).hexdigest()
     since = runtime.store.clock() - runtime.settings.idempotency_window_seconds
     run, created = await runtime.inbox_writer.add(
         Submission(text, trigger, digest, key, since, came_in))
