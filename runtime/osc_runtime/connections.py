@@ -8,7 +8,8 @@ httptools protocol with two bounds:
 
 * the request headers must be complete within OSC_HEADER_TIMEOUT_SECONDS of the connection (or
   of the previous response): otherwise a `408` if part of a request came, and the connection is
-  closed (the body has its own bound, OSC_BODY_TIMEOUT_SECONDS, in the inbox);
+  closed (the body has its own bound, OSC_BODY_TIMEOUT_SECONDS, in the inbox). One timer checks
+  every connection each second (or each quarter of the timeout, if shorter);
 * at most OSC_MAX_CONNECTIONS connections are open (fewer if the file limit, RLIMIT_NOFILE,
   leaves less room: FD_RESERVE descriptors stay free for the store, logs and the runs' pipes).
   A new connection beyond it closes the one that has waited longest for its request headers:
@@ -22,11 +23,16 @@ import asyncio
 import json
 import resource
 import time
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from osc_runtime.logs import QuickLogger
 from osc_runtime.settings import Settings
 
+ACCESS_LOG = QuickLogger("uvicorn.access")
+# In the scope once the request's body has arrived whole: the inbox reads it without a timer.
+BODY_RECEIVED = "osc.body_received"
 FD_RESERVE = 64  # the store, logs, the engine's pipes, the event loop
 FD_PER_RUN = 8  # pipes and files of one run in progress
 
@@ -62,7 +68,11 @@ class GuardedProtocol(HttpToolsProtocol):
     header_timeout = 10.0
     waiting_since: float | None = None  # awaiting request headers since (monotonic)
     partial = False  # part of the awaited request has arrived
-    _deadline: asyncio.TimerHandle | None = None
+    _sweep: asyncio.TimerHandle | None = None  # of the class: one timer for every connection
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.access_logger = ACCESS_LOG  # type: ignore[assignment] (only its `info` is used)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -72,7 +82,7 @@ class GuardedProtocol(HttpToolsProtocol):
             transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_waiting()
+        self.waiting_since = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -80,8 +90,12 @@ class GuardedProtocol(HttpToolsProtocol):
         super().data_received(data)
 
     def on_headers_complete(self) -> None:
-        self._stop_waiting()
+        self.waiting_since = None
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self.scope[BODY_RECEIVED] = True  # type: ignore[literal-required]
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -89,18 +103,27 @@ class GuardedProtocol(HttpToolsProtocol):
             self._await_headers()
 
     def _await_headers(self) -> None:
-        self._stop_waiting()
         self.waiting_since, self.partial = time.monotonic(), False
-        self._deadline = self.loop.call_later(self.header_timeout, self._too_slow)
+        cls = type(self)
+        if cls._sweep is None:  # a timer per request cost more than the rest of this class
+            cls._sweep = self.loop.call_later(min(1.0, self.header_timeout / 4), self._close_slow)
 
-    def _stop_waiting(self) -> None:
-        self.waiting_since = None
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+    def _close_slow(self) -> None:
+        """Close the connections whose request headers are overdue; again later while any is open."""
+        cls = type(self)
+        cls._sweep = None
+        overdue = time.monotonic() - self.header_timeout
+        waiting = False
+        for connection in list(self.connections):
+            since = getattr(connection, "waiting_since", None)
+            if since is not None and since <= overdue:
+                connection._too_slow()
+            waiting = waiting or connection.waiting_since is not None
+        if waiting:
+            cls._sweep = self.loop.call_later(min(1.0, self.header_timeout / 4), self._close_slow)
 
     def _too_slow(self) -> None:
-        self._deadline = None
+        self.waiting_since = None
         if not self.transport.is_closing():
             if self.partial:
                 self.transport.write(TOO_SLOW)

@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from osc_runtime.engines.base import Outcome, RunResult
+from osc_runtime.logs import QuickLogger
 from osc_runtime.store import Run, RunStore, Status
 from osc_runtime.triggers import CRON, initial_state
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from osc_runtime.workflow.step_store import StepStore
 
 log = logging.getLogger("osc_runtime.runs")
+accepted_log = QuickLogger("osc_runtime.runs")  # one line per accepted run
 
 
 class RunEvents:
@@ -43,7 +45,7 @@ class RunEvents:
         extra = {"event": "run_accepted", "run_id": run.run_id, "attempt": run.attempt,
                  "trigger": run.trigger} | ({"upstream": upstream} if upstream else {}) \
             | ({"auth": auth} if auth else {})
-        log.info("run accepted", extra=extra)
+        accepted_log.info("run accepted", extra=extra)
 
     def initial_state(self, run: Run, credential: Any) -> dict[str, Any]:
         carried = self._carried_state() if run.trigger == CRON else None

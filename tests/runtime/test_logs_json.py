@@ -3,10 +3,14 @@ job output echoed with OSC_LOG_JOB_OUTPUT=true, and a planted credential nowhere
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from collections.abc import Iterator
 
 import pytest
+
+from osc_runtime.logs import QuickLogger, configure_logging
 
 from runtime_server import API_KEY, JOBS, RuntimeProcess, post_run, wait_run
 
@@ -99,3 +103,50 @@ def test_job_output_stays_in_the_run_log_by_default(
     assert not [line for line in lines if line.get("event") == "job_output"]
     assert not any("configuration is" in line["message"] for line in lines)
     assert any(line.get("event") == "run_finished" for line in lines)
+
+
+@pytest.fixture
+def configured(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """configure_logging's handler writing to a buffer; the test process's logging put back."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    for name in ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing"):
+        monkeypatch.setattr(logging, name, getattr(logging, name))
+    configure_logging("quick", hidden_query_params=frozenset({"api_token"}))
+    buffer = io.StringIO()
+    root.handlers[0].stream = buffer  # type: ignore[attr-defined]
+    yield buffer
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+    logging.captureWarnings(False)
+
+
+def test_quick_lines_are_the_lines_logging_writes(configured: io.StringIO) -> None:
+    access = ('%s - "%s %s HTTP/%s" %d', "10.0.0.7:5555", "POST", "/inbox?api_token=k3y&x=1",
+              "1.1", 202)
+    event = {"event": "run_accepted", "run_id": "0" * 32, "attempt": 1, "trigger": "webhook"}
+    logging.getLogger("uvicorn.access").info(*access)
+    QuickLogger("uvicorn.access").info(*access)
+    logging.getLogger("osc_runtime.runs").info("run accepted", extra=event)
+    QuickLogger("osc_runtime.runs").info("run accepted", extra=event)
+    logging.getLogger().handlers[0].flush()
+    lines = [json.loads(line) for line in configured.getvalue().splitlines()]
+    assert lines[0] == lines[1] and lines[2] == lines[3]
+    assert lines[1]["path"] == "/inbox?api_token=***&x=1" and "k3y" not in configured.getvalue()
+    assert lines[1]["status_code"] == 202 and lines[3]["job"] == "quick"
+
+
+def test_quick_lines_reach_any_other_handler_and_respect_the_level(configured: io.StringIO) -> None:
+    seen: list[logging.LogRecord] = []
+    collector = logging.Handler()
+    collector.emit = seen.append  # type: ignore[method-assign]
+    logging.getLogger("osc_runtime").addHandler(collector)
+    try:
+        QuickLogger("osc_runtime.runs").info("run accepted", extra={"run_id": "1" * 32})
+    finally:
+        logging.getLogger("osc_runtime").removeHandler(collector)
+    assert [record.run_id for record in seen] == ["1" * 32]  # type: ignore[attr-defined]
+    logging.getLogger().setLevel(logging.WARNING)
+    QuickLogger("osc_runtime.runs").info("run accepted", extra={"run_id": "2" * 32})
+    logging.getLogger().handlers[0].flush()
+    assert "1" * 32 in configured.getvalue() and "2" * 32 not in configured.getvalue()

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from osc_runtime.api.deps import Runtime, RuntimeDep
 from osc_runtime.api.replies import ReplyError, accept_answer, job_answer, run_answer
 from osc_runtime.bodies import ACCEPTED, BodyError, check_media_type, parse_body
+from osc_runtime.connections import BODY_RECEIVED
 from osc_runtime.idempotency import parse_idempotency_from
 from osc_runtime.request_meta import describe_request
 from osc_runtime.run_requests import RunRequest
@@ -138,6 +139,12 @@ async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise too_large
     body = bytearray()
+    if request.scope.get(BODY_RECEIVED):  # already whole: no wait, so no timer
+        async for chunk in request.stream():
+            body += chunk
+        if len(body) > limit:
+            raise too_large
+        return bytes(body)
     try:
         async with asyncio.timeout(timeout):  # a body sent a byte at a time holds a connection
             async for chunk in request.stream():
