@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_requests (
     run_id TEXT PRIMARY KEY,
@@ -41,7 +43,14 @@ def insert(db: Any, run_id: str, request: RunRequest) -> None:
                " content_type = excluded.content_type, raw_body = excluded.raw_body,"
                " request = excluded.request",
                (run_id, request.auth, request.content_type, request.raw_body,
-                json.dumps(request.request, separators=(",", ":"))))
+                _text(request.request)))
+
+
+def _text(request: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(request).decode()
+    except TypeError:  # a value orjson will not write (a lone surrogate)
+        return json.dumps(request, separators=(",", ":"))
 
 
 def select(db: Any, run_id: str) -> RunRequest | None:

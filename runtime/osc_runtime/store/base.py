@@ -22,6 +22,10 @@ from osc_runtime.store.model import (
 )
 
 
+INSERT_RUN = ("INSERT INTO runs (run_id, status, trigger, input, body_sha256, idempotency_key,"
+              " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
 class Connection(Protocol):
     def execute(self, sql: str, params: Any = ()) -> Any: ...
     def executemany(self, sql: str, rows: Any) -> Any: ...
@@ -80,6 +84,10 @@ class BaseRunStore:
     def _ownership(self, run_id: str, now: float) -> tuple[str, tuple]:
         """An extra condition on ending the run's running attempt (SQL, params)."""
         return "", ()
+
+    def _insert_run(self, db: Connection, values: tuple) -> int:
+        """Insert a run's row (INSERT_RUN's columns); its seq."""
+        return db.execute(f"{INSERT_RUN} RETURNING seq", values).fetchone()[0]
 
     def _ended(self, run_id: str) -> None:
         """The attempt this process was running has been recorded."""
@@ -145,12 +153,9 @@ class BaseRunStore:
             row = db.execute("SELECT * FROM runs WHERE run_id = ?", (existing,)).fetchone()
             return _to_run(row), False
         run_id, created_at = new_run_id(), self.clock()
-        [seq] = db.execute(
-            "INSERT INTO runs (run_id, status, trigger, input, body_sha256,"
-            " idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-            (run_id, Status.QUEUED, submission.trigger, submission.input_json,
-             submission.body_sha256, submission.idempotency_key, created_at),
-        ).fetchone()
+        seq = self._insert_run(db, (run_id, Status.QUEUED, submission.trigger,
+                                    submission.input_json, submission.body_sha256,
+                                    submission.idempotency_key, created_at))
         if submission.request is not None:
             run_requests.insert(db, run_id, submission.request)
         # The row as stored, the other columns at their defaults, without reading it back

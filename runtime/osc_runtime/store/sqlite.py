@@ -19,7 +19,7 @@ from pathlib import Path
 
 from osc_runtime import attempts, run_requests
 from osc_runtime.runlog import PRIVATE_FILE_MODE
-from osc_runtime.store.base import BaseRunStore
+from osc_runtime.store.base import INSERT_RUN, BaseRunStore
 from osc_runtime.store.model import Clock, Status
 
 SCHEMA = """
@@ -133,6 +133,9 @@ class RunStore(BaseRunStore):
             yield db
             change = self._queued_change
         self.queued += change
+
+    def _insert_run(self, db: sqlite3.Connection, values: tuple) -> int:
+        return db.execute(INSERT_RUN, values).lastrowid  # seq is the rowid (no RETURNING: faster)
 
     def _queued_before(self, db: sqlite3.Connection, exact: bool) -> int:
         return self.queued
