@@ -5,6 +5,12 @@ request caps the inbox at the disk's fsync rate. Here one writer at a time store
 submission waiting at that moment in one transaction; requests that arrive during that commit
 form the next batch. Each request still answers only once its own run is committed.
 
+Before it commits, the writer lets the event loop turn for as long as each turn brings more
+submissions (at most GATHER_SECONDS): requests whose bytes have arrived join the batch instead
+of waiting for the next commit. A commit costs about as much CPU as ten runs' inserts, so at 16
+clients this made the batches three times larger (5 → 16 runs) and the inbox ~40 % faster, its
+median latency lower; a lone client pays one loop turn.
+
 On SQLite the writer commits on the event loop, as the dispatcher's own store calls do: the
 loop waits one fsync per batch, not per request. A writer thread (as before) let the loop parse
 the next batch during the fsync, but each batch then cost two thread wake-ups, and on a busy
@@ -25,6 +31,7 @@ import asyncio
 from osc_runtime.store import QueueFull, Run, RunStore, Submission, SubmissionRefused
 
 MAX_BATCH = 512  # bounds one transaction's time when a flood arrives at once
+GATHER_SECONDS = 0.002  # the longest a batch waits for more submissions before its commit
 
 
 class GroupCommit:
@@ -44,6 +51,7 @@ class GroupCommit:
 
     async def _write(self) -> None:
         while self._waiting:
+            await self._gather()
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
             submissions = [submission for submission, _ in batch]
             try:
@@ -61,6 +69,14 @@ class GroupCommit:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+
+    async def _gather(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GATHER_SECONDS
+        seen = 0
+        while seen != len(self._waiting) < MAX_BATCH and loop.time() < deadline:
+            seen = len(self._waiting)
+            await asyncio.sleep(0)  # the requests read in this turn run, and add theirs
 
     def _one_by_one(self, submissions: list[Submission]) -> list:
         results: list = []
