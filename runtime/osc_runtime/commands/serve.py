@@ -81,15 +81,6 @@ class DrainingServer(uvicorn.Server):
         await super().startup(sockets)
         settle_memory()
 
-
-def settle_memory() -> None:
-    """Once started: what exists now (modules, the app, its settings) lives as long as the
-    process, so the collector's full passes leave it out (`gc.freeze`); they took ~50 ms each,
-    every request in progress waiting, and the young generation is collected less often."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
-
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         runtime = getattr(self.config.app.state, "runtime", None)
         if self._signalled or sig not in DRAIN_SIGNALS or runtime is None or self._loop is None:
@@ -104,3 +95,12 @@ def settle_memory() -> None:
             self.should_exit = True
 
         self._drain = asyncio.create_task(drain())
+
+
+def settle_memory() -> None:
+    """Once started: what exists now (modules, the app, its settings) lives as long as the
+    process, so the collector's full passes leave it out (`gc.freeze`); they took ~50 ms each,
+    every request in progress waiting, and the young generation is collected less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
