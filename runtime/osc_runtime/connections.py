@@ -115,10 +115,12 @@ class GuardedProtocol(HttpToolsProtocol):
         overdue = time.monotonic() - self.header_timeout
         waiting = False
         for connection in list(self.connections):
-            since = getattr(connection, "waiting_since", None)
-            if since is not None and since <= overdue:
+            if not isinstance(connection, GuardedProtocol) or connection.waiting_since is None:
+                continue
+            if connection.waiting_since <= overdue:
                 connection._too_slow()
-            waiting = waiting or connection.waiting_since is not None
+            else:
+                waiting = True
         if waiting:
             cls._sweep = self.loop.call_later(min(1.0, self.header_timeout / 4), self._close_slow)
 
