@@ -71,31 +71,7 @@ def _quick(raw: bytes) -> dict | list | None:
         return None
     # Every colon of the body separates a key from its value or stands in a string: if the
     # parsed value holds fewer, an object kept only one of two equal keys.
-    return value if _pairs_and_colons(value) == raw.count(b":") else None
-
-
-def _pairs_and_colons(value: dict | list) -> int:
-    """The number of keys plus the colons in every key and string; PayloadError when nested
-    deeper than MAX_DEPTH."""
-    count, level = 0, [(value, 1)]
-    while level:
-        item, depth = level.pop()
-        if depth > MAX_DEPTH:
-            raise PayloadError(f"the JSON is nested deeper than {MAX_DEPTH} levels")
-        if type(item) is dict:
-            count += len(item)
-            children = item.values()
-            for key in item:
-                count += key.count(":")
-        else:
-            children = item
-        for child in children:
-            kind = type(child)
-            if kind is str:
-                count += child.count(":")
-            elif kind is dict or kind is list:
-                level.append((child, depth + 1))
-    return count
+    return value if _check_tree(value, strings=False) == raw.count(b":") else None
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -124,25 +100,31 @@ def _bounded_int(literal: str) -> int:
     return int(literal)
 
 
-def _check_tree(value: Any, *, strings: bool) -> None:
-    """Bounded nesting; with `strings`, also no lone surrogate in any string or key."""
-    level = [(value, 1)]
+def _check_tree(value: Any, *, strings: bool) -> int:
+    """Bounded nesting; with `strings`, also no lone surrogate in any string or key. Returns
+    the number of keys plus the colons in every key and string (what `_quick` compares)."""
+    count, level = 0, [(value, 1)]
     while level:
         item, depth = level.pop()
         if depth > MAX_DEPTH:
             raise PayloadError(f"the JSON is nested deeper than {MAX_DEPTH} levels")
         if isinstance(item, dict):
-            if strings:
-                for key in item:
+            count += len(item)
+            for key in item:
+                count += key.count(":")
+                if strings:
                     _check_text(key)
             children = item.values()
         elif isinstance(item, list):
             children = item
         else:
-            if strings and isinstance(item, str):
-                _check_text(item)
+            if isinstance(item, str):
+                count += item.count(":")
+                if strings:
+                    _check_text(item)
             continue
         level.extend((child, depth + 1) for child in children)
+    return count
 
 
 def _check_text(text: str) -> None:

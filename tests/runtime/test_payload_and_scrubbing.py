@@ -30,6 +30,7 @@ def test_objects_and_arrays_are_payloads(body: bytes) -> None:
     (b'{"a": 1, "a": 2, "b": "\\u003a"}', "twice"),  # an escaped colon makes up for the lost key
     (b'{"a": NaN}', "NaN"),
     (b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), "nested"),
+    (b"[" * MAX_DEPTH + b"1" + b"]" * MAX_DEPTH, "nested"),  # a value inside 100 arrays
     (b"[" * 100_000, "nested"),
     (b"true", "object or array"),
     (b"{", "not valid JSON"),
