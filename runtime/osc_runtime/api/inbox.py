@@ -8,6 +8,7 @@ its content type, how it was called and which method accepted it stay with the r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from typing import Annotated
@@ -139,14 +140,10 @@ async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise too_large
     body = bytearray()
-    if request.scope.get(BODY_RECEIVED):  # already whole: no wait, so no timer
-        async for chunk in request.stream():
-            body += chunk
-        if len(body) > limit:
-            raise too_large
-        return bytes(body)
+    # A body sent a byte at a time holds a connection; one already whole needs no timer.
+    bound = contextlib.nullcontext() if request.scope.get(BODY_RECEIVED) else asyncio.timeout(timeout)
     try:
-        async with asyncio.timeout(timeout):  # a body sent a byte at a time holds a connection
+        async with bound:
             async for chunk in request.stream():
                 body += chunk
                 if len(body) > limit:
