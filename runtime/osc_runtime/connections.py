@@ -104,14 +104,15 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def _await_headers(self) -> None:
         self.waiting_since, self.partial = time.monotonic(), False
-        cls = type(self)
-        if cls._sweep is None:  # a timer per request cost more than the rest of this class
-            cls._sweep = self.loop.call_later(min(1.0, self.header_timeout / 4), self._close_slow)
+        if type(self)._sweep is None:  # a timer per request cost more than the rest of this class
+            self._sweep_later()
+
+    def _sweep_later(self) -> None:
+        type(self)._sweep = self.loop.call_later(min(1.0, self.header_timeout / 4), self._close_slow)
 
     def _close_slow(self) -> None:
-        """Close the connections whose request headers are overdue; again later while any is open."""
-        cls = type(self)
-        cls._sweep = None
+        """Close the connections whose request headers are overdue; again later while one waits."""
+        type(self)._sweep = None
         overdue = time.monotonic() - self.header_timeout
         waiting = False
         for connection in list(self.connections):
@@ -122,7 +123,7 @@ class GuardedProtocol(HttpToolsProtocol):
             else:
                 waiting = True
         if waiting:
-            cls._sweep = self.loop.call_later(min(1.0, self.header_timeout / 4), self._close_slow)
+            self._sweep_later()
 
     def _too_slow(self) -> None:
         self.waiting_since = None
